@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine with Python 3.11:
+#   make demo   - set up, then run the main job on the embedded defaults
+#   make test   - set up, then run the whole test suite (what CI runs)
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: setup demo test check lint types fmt bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/axhub demo
+
+# pytest exits 5 when it collects no tests; that is not a failure of the suite.
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+types: setup
+	$(VENV)/bin/mypy
+
+fmt: setup
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+check: lint types test
+
+clean:
+	rm -rf $(VENV) axhub-data .pytest_cache .mypy_cache .ruff_cache

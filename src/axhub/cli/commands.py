@@ -1,0 +1,10 @@
+"""Ordered registry of command groups; each group lives in its own module in this package."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach every command group to the root app (one line per group, in walk order)."""
+    del app  # groups are added below as they are built
