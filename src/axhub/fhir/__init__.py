@@ -1,0 +1,1 @@
+"""FHIR R4 helpers: code systems, districts, NDJSON/Bundle readers, references."""
