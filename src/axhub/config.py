@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         description="Secret for keyed pseudonyms and linkage (never logged or written to "
         "manifests). Empty means a per-data-dir key file is created.",
     )
+    care_db_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the care operational store, e.g. "
+        "'postgresql+pg8000://user@host:5432/axhub' (empty = SQLite file <data_dir>/care.sqlite).",
+    )
     no_serve: bool = Field(
         default=False, description="When true, `axhub demo` finishes without serving the web UI."
     )
