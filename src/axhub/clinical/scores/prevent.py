@@ -1,0 +1,125 @@
+"""AHA PREVENT base equations: 10- and 30-year total CVD, ASCVD, heart failure, CHD and stroke.
+
+Khan SS, Matsushita K, Sang Y, et al. Development and Validation of the American Heart
+Association's PREVENT Equations. Circulation 2024;149(6):430–449 (coefficients: supplement
+Table S12).  Coefficients are data: ``data/prevent_coefficients.csv`` (all five published
+models; the hub scores the base model — SDI is a US ZIP-code index, decision 0043).
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+from axhub.clinical.scores.columns import Inputs
+from axhub.clinical.scores.result import Reasons, Score, in_range, require
+
+OUTCOMES = ("cvd", "ascvd", "hf", "chd", "stroke")
+HORIZONS = (10, 30)
+# Validated input ranges (martingmayer/preventr, reference §2); 30-year estimates are for ages
+# 30–59 (Khan 2024: the 30-year equations were developed in people aged 30–59).
+AGE_RANGE = {10: (30, 79), 30: (30, 59)}
+RANGES = {
+    "total_chol_mgdl": (130, 320),
+    "hdl_mgdl": (20, 100),
+    "sbp_mmhg": (90, 180),
+    "egfr": (15, 140),
+}
+BMI_RANGE = (18.5, 39.9)  # heart-failure equations only (the only ones with BMI terms)
+MMOL_PER_MGDL = 0.02586  # cholesterol conversion used by the PREVENT paper
+
+
+@cache
+def coefficients(model: str = "base") -> dict[tuple[int, str], dict[str, np.ndarray]]:
+    """(horizon, outcome) → term → array([male, female]) for one published model."""
+    text = resources.files("axhub.clinical.scores").joinpath("data/prevent_coefficients.csv")
+    with text.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    out: dict[tuple[int, str], dict[str, np.ndarray]] = {}
+    for row in rows:
+        if row["model"] != model:
+            continue
+        horizon = int(row["horizon_years"])
+        for outcome in OUTCOMES:
+            pair = np.array([float(row[f"male_{outcome}"]), float(row[f"female_{outcome}"])])
+            out.setdefault((horizon, outcome), {})[row["term"]] = pair
+    return out
+
+
+def terms(x: Inputs) -> dict[str, np.ndarray]:
+    """The PREVENT predictor terms (Khan 2024 supplement; reference §2), NaN-propagating."""
+    age, tc, hdl, sbp = x["age_years"], x["total_chol_mgdl"], x["hdl_mgdl"], x["sbp_mmhg"]
+    bmi, egfr = x["bmi_kgm2"], x["egfr"]
+    cage = (age - 55.0) / 10.0
+    cnhdl = (tc - hdl) * MMOL_PER_MGDL - 3.5
+    chdl = (hdl * MMOL_PER_MGDL - 1.3) / 0.3
+    csbp_lt = (np.minimum(sbp, 110.0) - 110.0) / 20.0
+    csbp_ge = (np.maximum(sbp, 110.0) - 130.0) / 20.0
+    cbmi_lt = (np.minimum(bmi, 30.0) - 25.0) / 5.0
+    cbmi_ge = (np.maximum(bmi, 30.0) - 30.0) / 5.0
+    cegfr_lt = (np.minimum(egfr, 60.0) - 60.0) / -15.0
+    cegfr_ge = (np.maximum(egfr, 60.0) - 90.0) / -15.0
+    dm, smoking, bptx, statin = x["diabetes"], x["smoker_current"], x["bp_treated"], x["statin"]
+    return {
+        "cage": cage,
+        "cage_sq": cage * cage,
+        "cnhdl": cnhdl,
+        "chdl": chdl,
+        "csbp_lt": csbp_lt,
+        "csbp_ge": csbp_ge,
+        "dm": dm,
+        "smoking": smoking,
+        "cbmi_lt": cbmi_lt,
+        "cbmi_ge": cbmi_ge,
+        "cegfr_lt": cegfr_lt,
+        "cegfr_ge": cegfr_ge,
+        "bptx": bptx,
+        "statin": statin,
+        "bptx_x_csbp_ge": bptx * csbp_ge,
+        "statin_x_cnhdl": statin * cnhdl,
+        "cage_x_cnhdl": cage * cnhdl,
+        "cage_x_chdl": cage * chdl,
+        "cage_x_csbp_ge": cage * csbp_ge,
+        "cage_x_dm": cage * dm,
+        "cage_x_smoking": cage * smoking,
+        "cage_x_cbmi_ge": cage * cbmi_ge,
+        "cage_x_cegfr_lt": cage * cegfr_lt,
+    }
+
+
+BASE_INPUTS = ("age_years", "sex", "total_chol_mgdl", "hdl_mgdl", "sbp_mmhg", "bp_treated",
+               "diabetes", "smoker_current", "statin", "egfr")  # fmt: skip
+
+
+def prevent(x: Inputs) -> dict[str, Score]:
+    """All ten base-model risks (fraction): ids ``prevent_<outcome>_<10y|30y>``."""
+    coefs = coefficients("base")
+    sex = np.nan_to_num(x["sex"]).astype(np.intp)
+    out: dict[str, Score] = {}
+    with np.errstate(invalid="ignore"):
+        t = terms(x)
+        for horizon in HORIZONS:
+            base = Reasons(x.n)
+            require(x, base, BASE_INPUTS)
+            in_range(x, base, "age_years", *AGE_RANGE[horizon], f"{horizon}-year PREVENT")
+            for name, (lo, hi) in RANGES.items():
+                in_range(x, base, name, lo, hi, "PREVENT")
+            for outcome in OUTCOMES:
+                c = coefs[(horizon, outcome)]
+                if outcome == "hf":
+                    r = Reasons(x.n)
+                    r.codes, r.messages = base.codes.copy(), list(base.messages)
+                    require(x, r, ["bmi_kgm2"])
+                    in_range(x, r, "bmi_kgm2", *BMI_RANGE, "PREVENT heart failure")
+                else:
+                    r = base
+                lp = c["constant"][sex].copy()
+                for term, beta in c.items():
+                    if term != "constant" and np.any(beta != 0.0):
+                        lp += beta[sex] * np.nan_to_num(t[term])
+                risk = 1.0 / (1.0 + np.exp(-lp))
+                out[f"prevent_{outcome}_{horizon}y"] = Score(risk, r).finish()
+    return out
