@@ -7,4 +7,6 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
-    del app  # groups are added below as they are built
+    from axhub.cli import scores
+
+    scores.register(app)

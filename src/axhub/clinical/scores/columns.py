@@ -254,7 +254,19 @@ def _word_codes(col: pa.ChunkedArray, mapping: dict[str, float]) -> tuple[np.nda
     return vals, status
 
 
-def _parse(col: pa.ChunkedArray, spec: Column, path: str) -> tuple[np.ndarray, np.ndarray]:
+NUMBER_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def _first_bad_number(col: pa.ChunkedArray) -> int:
+    text = pc.cast(col, pa.string())
+    good = pc.fill_null(pc.match_substring_regex(text, NUMBER_RE), True)
+    bad = np.flatnonzero(~np.asarray(good.to_numpy(zero_copy_only=False), dtype=bool))
+    return int(bad[0]) if len(bad) else -1
+
+
+def _parse(
+    col: pa.ChunkedArray, spec: Column, path: str, first_line: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     t = col.type
     if spec.kind == "number":
         if pa.types.is_string(t) or pa.types.is_large_string(t):
@@ -262,11 +274,14 @@ def _parse(col: pa.ChunkedArray, spec: Column, path: str) -> tuple[np.ndarray, n
         try:
             f = pc.cast(col, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            idx = _first_bad_number(col)
+            where = {"line": idx + first_line} if first_line is not None else {"row": idx + 1}
             raise InputError(
                 f"column {spec.name} must be numeric ({spec.unit})",
                 path=path,
                 field=spec.name,
                 reason=str(exc).splitlines()[0],
+                **where,
             ) from None
         vals = np.asarray(f.to_numpy(zero_copy_only=False), dtype=np.float64)
         status = np.where(np.isnan(vals), MISSING, OK).astype(np.int8)
@@ -310,7 +325,7 @@ def _message(spec: Column, code: int) -> str:
     return f"unreadable {spec.name} (expected {spec.unit})"
 
 
-def read_inputs(data: Any, *, path: str = "<table>") -> Inputs:
+def read_inputs(data: Any, *, path: str = "<table>", first_line: int | None = None) -> Inputs:
     """Parse every documented input column present in ``data``; absent columns are all-missing.
 
     Implausible values are set to NaN with status IMPLAUSIBLE (or UNIT_SUSPECT) so no score
@@ -321,7 +336,7 @@ def read_inputs(data: Any, *, path: str = "<table>") -> Inputs:
     inputs = Inputs(n=n, values={}, status={})
     for spec in INPUT_COLUMNS:
         if spec.name in table.column_names:
-            vals, status = _parse(table.column(spec.name), spec, path)
+            vals, status = _parse(table.column(spec.name), spec, path, first_line)
         else:
             vals, status = np.full(n, np.nan), np.full(n, MISSING, np.int8)
         if spec.kind == "number" and spec.low is not None and spec.high is not None:

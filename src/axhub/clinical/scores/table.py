@@ -99,15 +99,18 @@ def score_table(
     kdm: ageing.KdmModel | None = None,
     keep: Sequence[str] = ("person_id",),
     path: str = "<table>",
+    first_line: int | None = None,
 ) -> pa.Table:
     """Compute every score for every row of ``data`` (pyarrow Table, DuckDB relation, or a
     mapping of column → array) read from the documented input columns.
 
     Returns the ``keep`` columns that exist, then per score id ``<id>`` and ``<id>_reason``
     (null where computed; "not computable: …" otherwise — a row never has both).
+    Unreadable input columns raise InputError naming ``path``, the column and the row (or the
+    file line when ``first_line`` gives the line of the first data row).
     """
     table = _as_table(data)
-    x = read_inputs(table, path=path)
+    x = read_inputs(table, path=path, first_line=first_line)
     scores = compute_scores(x, kdm=kdm)
     names: list[str] = []
     arrays: list[pa.Array] = []
