@@ -1,0 +1,203 @@
+"""DuckDB: the default, embedded engine (a file or in memory).
+
+The JSON functions are statically linked in the DuckDB wheel; this module never calls
+``INSTALL`` (which would try the network).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from axhub.engine.base import Dialect, Engine
+
+log = logging.getLogger(__name__)
+
+_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE", "boolean": "BOOLEAN"}
+_JSON_KINDS = {
+    "boolean": "('BOOLEAN')",
+    "number": "('BIGINT', 'UBIGINT', 'DOUBLE')",
+    "string": "('VARCHAR')",
+    "array": "('ARRAY')",
+}
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+
+    def quote_ident(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def string_literal(self, value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    def sql_type(self, kind: str) -> str:
+        return _TYPES[kind]
+
+    def list_type(self, kind: str) -> str:
+        return _TYPES[kind] + "[]"
+
+    def error(self, message: str) -> str:
+        return f"error({self.string_literal(message)})"
+
+    def transform(self, lst: str, var: str, body: str, index_var: str | None = None) -> str:
+        if index_var is None:
+            return f"list_transform({lst}, lambda {var}: {body})"
+        return f"list_transform({lst}, lambda {var}, {index_var}: {body})"
+
+    def let(self, value: str, var: str, body: str) -> str:
+        return f"list_transform([{value}], lambda {var}: {body})[1]"
+
+    def index_ref(self, index_var: str) -> str:
+        return f"({index_var} - 1)"
+
+    def filter(self, lst: str, var: str, cond: str) -> str:
+        return f"list_filter({lst}, lambda {var}: {cond})"
+
+    def flatten(self, lst: str) -> str:
+        return f"flatten({lst})"
+
+    def concat_lists(self, lists: Sequence[str]) -> str:
+        return f"list_concat({', '.join(lists)})" if len(lists) > 1 else lists[0]
+
+    def list_len(self, lst: str) -> str:
+        return f"len({lst})"
+
+    def element(self, lst: str, index0: str) -> str:
+        return f"({lst})[({index0}) + 1]"
+
+    def slice(self, lst: str, start0: str, length: str | None) -> str:
+        if length is None:
+            return f"({lst})[({start0}) + 1:]"
+        return f"({lst})[({start0}) + 1:({start0}) + ({length})]"
+
+    def make_list(self, items: Sequence[str]) -> str:
+        return "[" + ", ".join(items) + "]"
+
+    def empty_json_list(self) -> str:
+        return "CAST([] AS JSON[])"
+
+    def null_json(self) -> str:
+        return "CAST(NULL AS JSON)"
+
+    def join_strings(self, lst: str, sep: str) -> str:
+        return f"array_to_string({lst}, {sep})"
+
+    def json_get(self, node: str, key: str) -> str:
+        return f"json_extract({node}, {self.string_literal('$.' + _json_key(key))})"
+
+    def json_as_list(self, value: str) -> str:
+        return (
+            f"coalesce(TRY_CAST({value} AS JSON[]), CASE WHEN {value} IS NULL OR "
+            f"json_type({value}) = 'NULL' THEN CAST([] AS JSON[]) ELSE [{value}] END)"
+        )
+
+    def json_scalar(self, node: str, kind: str) -> str:
+        if kind == "string":
+            return f"json_extract_string({node}, '$')"
+        return f"TRY_CAST({node} AS {_TYPES[kind]})"
+
+    def json_is(self, node: str, json_kind: str) -> str:
+        return f"(json_type({node}) IN {_JSON_KINDS[json_kind]})"
+
+    def json_decimal_scale(self, node: str) -> str:
+        text = f"CAST({node} AS VARCHAR)"
+        return f"length(regexp_extract({text}, '\\.([0-9]+)', 1))"
+
+    def to_json(self, sql: str, kind: str) -> str:
+        return f"to_json({sql})"
+
+    def regexp_extract(self, sql: str, pattern: str, group: int) -> str:
+        return f"regexp_extract({sql}, {self.string_literal(pattern)}, {group})"
+
+    def regexp_matches(self, sql: str, pattern_sql: str) -> str:
+        return f"regexp_matches({sql}, {pattern_sql})"
+
+    def month_end(self, year_month: str) -> str:
+        return f"CAST(last_day(CAST({year_month} || '-01' AS DATE)) AS VARCHAR)"
+
+    def starts_with(self, sql: str, prefix: str) -> str:
+        return f"starts_with({sql}, {prefix})"
+
+    def ends_with(self, sql: str, suffix: str) -> str:
+        return f"ends_with({sql}, {suffix})"
+
+    def contains(self, sql: str, part: str) -> str:
+        return f"contains({sql}, {part})"
+
+    def substring(self, sql: str, start0: str, length: str | None) -> str:
+        if length is None:
+            return f"substring({sql}, ({start0}) + 1)"
+        return f"substring({sql}, ({start0}) + 1, {length})"
+
+    def struct(self, fields: Sequence[tuple[str, str]]) -> str:
+        return "{" + ", ".join(f"{self.string_literal(n)}: {v}" for n, v in fields) + "}"
+
+    def explode(self, lst: str) -> str:
+        return f"unnest({lst})"
+
+    def root_items(self, resource_col: str, keys: Sequence[str]) -> list[str]:
+        items = [f"CAST({resource_col} AS JSON) AS __res"]
+        if keys:
+            paths = ", ".join(self.string_literal("$." + _json_key(k)) for k in keys)
+            items.append(f"json_extract({resource_col}, [{paths}]) AS __rf")
+        return items
+
+    def root_node(self) -> str:
+        return "__res"
+
+    def root_field(self, index: int, key: str) -> str:
+        return f"__rf[{index + 1}]"
+
+
+def _json_key(key: str) -> str:
+    return '"' + key.replace('"', '\\"') + '"'
+
+
+class DuckDBEngine(Engine):
+    """DuckDB, in memory (``path=None``) or on a database file."""
+
+    dialect = DuckDBDialect()
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        threads: int = 0,
+        memory_limit: str = "",
+        read_only: bool = False,
+        connection: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        if connection is not None:
+            self.con = connection
+        else:
+            self.con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute("SET preserve_insertion_order = false")
+
+    @classmethod
+    def from_settings(cls, settings: Any, path: Path | None = None) -> DuckDBEngine:
+        return cls(path, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
+
+    def _execute(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def _write(self, sql: str, out: Path, fmt: str) -> int:
+        target = str(out).replace("'", "''")
+        options = "FORMAT PARQUET, COMPRESSION ZSTD" if fmt == "parquet" else "FORMAT CSV, HEADER"
+        row = self.con.execute(f"COPY ({sql}) TO '{target}' ({options})").fetchone()
+        return int(row[0]) if row else 0
+
+    def register_resources(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def close(self) -> None:
+        self.con.close()
