@@ -7,6 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
-    from axhub.cli import scores
+    from axhub.cli import ingest, scores
 
+    ingest.register(app)
     scores.register(app)

@@ -1,0 +1,467 @@
+"""``ingest()``: read a site's files, validate every record, merge into the raw zone.
+
+A *record* is one NDJSON line or one Bundle entry.  Every record read ends in exactly one
+of: stored (now the current version), superseded (kept in history: an older or replaced
+version), duplicate (same content already stored: nothing written), deleted (a deletion
+request), quarantined (with file, line, JSON path and reason).  Each run checks
+``read = stored + superseded + duplicates + deleted + quarantined`` and records it.
+Blank lines are not records; they are counted apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from axhub import __version__
+from axhub.config import Settings
+from axhub.errors import InputError, IntegrityError
+from axhub.fhir import bundle as fhir_bundle
+from axhub.ingest import rawzone
+from axhub.ingest.sources import Document, Source, discover
+from axhub.ingest.validate import Accepted, check, check_sql
+
+log = logging.getLogger(__name__)
+
+SEQ_SHIFT = 20  # records of one line: line << SEQ_SHIFT | entry number (Bundle entries)
+_SITE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+@dataclass
+class FileReport:
+    path: str
+    source: str
+    read: int = 0
+    stored: int = 0
+    superseded: int = 0
+    duplicates: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    blank_lines: int = 0
+    note: str = ""
+
+    def add(self, other: FileReport) -> None:
+        for name in ("read", "stored", "superseded", "duplicates", "deleted", "quarantined",
+                     "blank_lines"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == (
+            self.stored + self.superseded + self.duplicates + self.deleted + self.quarantined
+        )
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    site: str
+    source_path: str
+    raw_zone: str
+    files: list[FileReport] = field(default_factory=list)
+    skipped: list[FileReport] = field(default_factory=list)
+    stored_by_type: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> FileReport:
+        total = FileReport(self.source_path, "all files")
+        for f in self.files:
+            total.add(f)
+        return total
+
+    @property
+    def balanced(self) -> bool:
+        return self.totals.balanced
+
+    def equation(self) -> str:
+        t = self.totals
+        return (
+            f"records read {t.read:,} = stored {t.stored:,} + superseded {t.superseded:,} "
+            f"+ duplicates {t.duplicates:,} + deleted {t.deleted:,} "
+            f"+ quarantined {t.quarantined:,}" + ("" if t.balanced else "  [DOES NOT BALANCE]")
+        )
+
+
+ProgressFn = Callable[[str, int], None]  # (file name, bytes done in that file)
+
+
+@dataclass
+class _Batch:
+    """What one chunk produced before the merge."""
+
+    quarantine: list[tuple[int, str, str, bytes]] = field(default_factory=list)
+    deletions: list[tuple[int, str, str, str]] = field(default_factory=list)
+    extra: list[tuple[int, int, str, str, str | None, str | None, str]] = field(
+        default_factory=list
+    )
+    read: int = 0
+    blank: int = 0
+
+
+def ingest(
+    path: Path | str,
+    *,
+    site: str,
+    settings: Settings,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Ingest every file under ``path`` for ``site`` into ``<data_dir>/raw.duckdb``."""
+    root = Path(path)
+    if not _SITE_RE.match(site):
+        raise InputError(
+            "site must be a short lowercase id such as 'knuh'", field="site", reason=site
+        )
+    if not root.exists():
+        raise InputError("ingest path does not exist", path=str(root))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db_path = settings.raw_zone_path
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    report = IngestReport(run_id, site, str(root.resolve()), str(db_path))
+    con = rawzone.connect(
+        str(db_path), threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
+    )
+    try:
+        con.execute(
+            "INSERT INTO ingest_runs VALUES (?, ?, ?, now(), NULL, 'running', "
+            "0, 0, 0, 0, 0, 0, 0, ?)",
+            [run_id, site, report.source_path, __version__],
+        )
+        for file_path, source in discover(root):
+            rel = str(file_path.relative_to(root)) if root.is_dir() else file_path.name
+            if not source.holds_resources:
+                report.skipped.append(FileReport(rel, source.describe(), note="not ingested"))
+                continue
+            fr = _ingest_file(con, file_path, rel, source, site, run_id, settings, progress)
+            report.files.append(fr)
+            log.info("ingested %s: %d records read", rel, fr.read)
+        totals = report.totals
+        if not totals.balanced:
+            raise IntegrityError(
+                "ingest accounting does not balance", equation=report.equation(), run_id=run_id
+            )
+        con.execute(
+            "UPDATE ingest_runs SET status = 'completed', finished_at = now() WHERE run_id = ?",
+            [run_id],
+        )
+        report.stored_by_type = dict(
+            con.execute(
+                "SELECT resource_type, count(*) FROM resources WHERE site = ? AND run_id = ? "
+                "GROUP BY ALL ORDER BY 1",
+                [site, run_id],
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    return report
+
+
+def _fingerprint(path: Path) -> str:
+    st = path.stat()
+    with open(path, "rb") as fh:
+        head = hashlib.md5(fh.read(1 << 20)).hexdigest()
+    return f"{st.st_size}:{st.st_mtime_ns}:{head}"
+
+
+def _ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    rel: str,
+    source: Source,
+    site: str,
+    run_id: str,
+    settings: Settings,
+    progress: ProgressFn | None,
+) -> FileReport:
+    key = str(path.resolve())
+    fp = _fingerprint(path)
+    fr = FileReport(rel, source.describe())
+    start_offset, start_line = 0, 1
+    row = con.execute(
+        "SELECT fingerprint, status, lines_done, byte_offset FROM ingest_files "
+        "WHERE site = ? AND source_file = ?",
+        [site, key],
+    ).fetchone()
+    if row and source.resumable and row[0] == fp and row[1] == "partial" and row[2]:
+        start_offset, start_line = int(row[3]), int(row[2]) + 1
+        fr.note = f"resumed at line {start_line:,} after an interrupted run"
+    con.execute(
+        "INSERT OR REPLACE INTO ingest_files VALUES (?, ?, ?, 'partial', ?, ?, ?, now())",
+        [site, key, fp, start_line - 1, start_offset, run_id],
+    )
+    for chunk in source.read(
+        path, max_lines=settings.ingest_batch_lines, start_offset=start_offset,
+        start_line=start_line,
+    ):  # fmt: skip
+        batch = _Batch()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if isinstance(chunk, Document):
+                _stage_document(con, chunk.data, batch)
+                lines_done, offset = 1, len(chunk.data)
+            else:
+                _stage_lines(con, chunk.lines, chunk.first_line, batch)
+                if chunk.error:
+                    last = chunk.first_line + len(chunk.lines)
+                    batch.read += 1
+                    batch.quarantine.append(
+                        (last, "$", f"file could not be read to its end: {chunk.error}", b"")
+                    )
+                lines_done, offset = chunk.first_line + len(chunk.lines) - 1, chunk.end_offset
+            counts = _commit_batch(con, batch, site, run_id, key)
+            counts.read, counts.blank_lines = batch.read, batch.blank
+            con.execute(
+                "UPDATE ingest_files SET lines_done = ?, byte_offset = ?, updated_at = now() "
+                "WHERE site = ? AND source_file = ?",
+                [lines_done, offset, site, key],
+            )
+            con.execute(
+                """UPDATE ingest_runs SET records_read = records_read + ?, stored = stored + ?,
+                   superseded = superseded + ?, duplicates = duplicates + ?,
+                   deleted = deleted + ?, quarantined = quarantined + ?,
+                   blank_lines = blank_lines + ? WHERE run_id = ?""",
+                [counts.read, counts.stored, counts.superseded, counts.duplicates,
+                 counts.deleted, counts.quarantined, counts.blank_lines, run_id],
+            )  # fmt: skip
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        fr.add(counts)
+        if progress:
+            progress(rel, offset)
+    con.execute(
+        "UPDATE ingest_files SET status = 'done', updated_at = now() "
+        "WHERE site = ? AND source_file = ?",
+        [site, key],
+    )
+    return fr
+
+
+def _stage_lines(
+    con: duckdb.DuckDBPyConnection, lines: pa.Array, first_line: int, batch: _Batch
+) -> None:
+    """Validate NDJSON lines (vectorised) and stage the good ones in temp table ``st``."""
+    n = len(lines)
+    line_no = np.arange(first_line, first_line + n, dtype=np.int64)
+    try:
+        text = lines.cast(pa.string())
+    except pa.ArrowInvalid:
+        text = _decode_lines(lines, line_no, batch)
+    records = pa.table(
+        {
+            "seq": pa.array(line_no << SEQ_SHIFT),
+            "line": pa.array(line_no),
+            "path": pa.nulls(n, pa.string()),
+            "text": text,
+        }
+    )
+    _stage(con, records, batch, unpack_bundles=True, create=True)
+
+
+def _decode_lines(lines: pa.Array, line_no: np.ndarray, batch: _Batch) -> pa.Array:
+    """Per-line UTF-8 decoding for the rare batch that has an invalid line."""
+    out: list[str | None] = []
+    for raw, line in zip(lines.to_pylist(), line_no.tolist(), strict=True):
+        try:
+            out.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            out.append(None)
+            batch.read += 1
+            batch.quarantine.append((line, "$", f"invalid UTF-8 at byte {exc.start}", raw))
+    return pa.array(out, type=pa.string())
+
+
+def _stage_document(con: duckdb.DuckDBPyConnection, data: bytes, batch: _Batch) -> None:
+    """A JSON file: unpack a Bundle into its entries, or take one resource."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        batch.read += 1
+        batch.quarantine.append((1, "$", f"invalid JSON: {exc}", data))
+        _empty_stage(con)
+        return
+    if fhir_bundle.is_unpacked(doc):
+        _empty_stage(con)
+        _unpack(con, doc, 1 << SEQ_SHIFT, 1, "$", batch)
+        return
+    records = pa.table(
+        {
+            "seq": pa.array([1 << SEQ_SHIFT], pa.int64()),
+            "line": pa.array([1], pa.int64()),
+            "path": pa.nulls(1, pa.string()),
+            "text": pa.array([data.decode("utf-8", errors="replace")], pa.string()),
+        }
+    )
+    _stage(con, records, batch, unpack_bundles=False, create=True)
+
+
+def _empty_stage(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE st (seq BIGINT, line BIGINT, resource_type VARCHAR, "
+        "id VARCHAR, version_id VARCHAR, last_updated VARCHAR, text VARCHAR)"
+    )
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    records: pa.Table,
+    batch: _Batch,
+    *,
+    unpack_bundles: bool,
+    create: bool,
+) -> None:
+    con.register("incoming", records)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql('incoming')}")
+    finally:
+        con.unregister("incoming")
+    counts = con.execute(
+        "SELECT count(*) FILTER (WHERE blank), count(*) FILTER (WHERE NOT blank AND text "
+        "IS NOT NULL) FROM chk"
+    ).fetchone()
+    assert counts is not None
+    batch.blank += int(counts[0])
+    batch.read += int(counts[1])
+    good = (
+        "SELECT seq, line, resource_type, id, version_id, last_updated, text FROM chk "
+        "WHERE NOT bad AND NOT blank AND text IS NOT NULL"
+        + (" AND NOT is_bundle" if unpack_bundles else "")
+    )
+    if create:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE st AS {good}")
+    else:
+        con.execute(f"INSERT INTO st {good}")
+    flagged = con.execute(
+        "SELECT seq, line, path, text FROM chk WHERE text IS NOT NULL AND NOT blank AND "
+        + ("(bad OR is_bundle)" if unpack_bundles else "bad")
+    ).fetchall()
+    for seq, line, path, text in flagged:
+        prefix = path or "$"
+        result = check(text)
+        if isinstance(result, Accepted) and result.is_bundle and unpack_bundles:
+            batch.read -= 1  # the Bundle line is not a record; its entries are
+            _unpack(con, orjson.loads(text), seq, line, prefix, batch)
+        elif isinstance(result, Accepted) and result.id is not None:
+            batch.extra.append(
+                (seq, line, result.resource_type, result.id, result.version_id,
+                 result.last_updated, text)
+            )  # fmt: skip
+        elif isinstance(result, Accepted):
+            batch.quarantine.append(
+                (line, prefix, "nested Bundle without id (only top-level Bundles are unpacked)",
+                 text.encode())
+            )  # fmt: skip
+        else:
+            batch.quarantine.append((line, prefix + result.path[1:], result.reason, text.encode()))
+    if batch.extra:
+        extra = pa.table(
+            dict(
+                zip(
+                    ["seq", "line", "resource_type", "id", "version_id", "last_updated", "text"],
+                    map(list, zip(*batch.extra, strict=True)),
+                    strict=True,
+                )
+            ),
+            schema=pa.schema(
+                [("seq", pa.int64()), ("line", pa.int64()), ("resource_type", pa.string()),
+                 ("id", pa.string()), ("version_id", pa.string()),
+                 ("last_updated", pa.string()), ("text", pa.string())]
+            ),
+        )  # fmt: skip
+        batch.extra.clear()
+        con.register("extra", extra)
+        try:
+            con.execute("INSERT INTO st SELECT * FROM extra")
+        finally:
+            con.unregister("extra")
+
+
+def _unpack(
+    con: duckdb.DuckDBPyConnection,
+    doc: dict[str, object],
+    seq: int,
+    line: int,
+    prefix: str,
+    batch: _Batch,
+) -> None:
+    """Stage the entries of one Bundle (found at ``line``) as records."""
+    unpacked = fhir_bundle.unpack(doc, prefix)
+    batch.read += len(unpacked.deletions) + len(unpacked.problems)
+    for p in unpacked.problems:
+        batch.quarantine.append((line, p.path, p.reason, p.raw))
+    for d in unpacked.deletions:
+        batch.deletions.append((line, d.path, d.resource_type, d.id))
+    if not unpacked.resources:
+        return
+    n = len(unpacked.resources)
+    entries = pa.table(
+        {
+            "seq": pa.array(seq + np.arange(1, n + 1, dtype=np.int64)),
+            "line": pa.array(np.full(n, line, dtype=np.int64)),
+            "path": pa.array([r.path for r in unpacked.resources], pa.string()),
+            "text": pa.array([r.text.decode("utf-8") for r in unpacked.resources], pa.string()),
+        }
+    )
+    _stage(con, entries, batch, unpack_bundles=False, create=False)
+
+
+def _commit_batch(
+    con: duckdb.DuckDBPyConnection, batch: _Batch, site: str, run_id: str, source_file: str
+) -> FileReport:
+    """Write quarantine rows, apply deletions, merge ``st`` (inside the open transaction)."""
+    out = FileReport(source_file, "")
+    if batch.quarantine:
+        q = pa.table(
+            {
+                "line": pa.array([x[0] for x in batch.quarantine], pa.int64()),
+                "json_path": pa.array([x[1] for x in batch.quarantine], pa.string()),
+                "reason": pa.array([x[2] for x in batch.quarantine], pa.string()),
+                "raw": pa.array([x[3] for x in batch.quarantine], pa.binary()),
+            }
+        )
+        con.register("q", q)
+        try:
+            con.execute(
+                """
+                INSERT INTO quarantine
+                SELECT $1, $2, $3, q.line, q.json_path, q.reason, q.raw FROM q
+                WHERE NOT EXISTS (SELECT 1 FROM quarantine x WHERE x.site = $2
+                    AND x.source_file = $3 AND x.line = q.line AND x.json_path = q.json_path
+                    AND x.reason = q.reason AND md5(x.raw) = md5(q.raw))
+                """,
+                [run_id, site, source_file],
+            )
+        finally:
+            con.unregister("q")
+        out.quarantined = len(batch.quarantine)
+    if batch.deletions:
+        d = pa.table(
+            {
+                "line": pa.array([x[0] for x in batch.deletions], pa.int64()),
+                "json_path": pa.array([x[1] for x in batch.deletions], pa.string()),
+                "resource_type": pa.array([x[2] for x in batch.deletions], pa.string()),
+                "id": pa.array([x[3] for x in batch.deletions], pa.string()),
+            }
+        )
+        con.register("del_in", d)
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE del AS SELECT * FROM del_in")
+        finally:
+            con.unregister("del_in")
+        out.deleted = rawzone.apply_deletions(con, site, run_id, source_file)
+    merged = rawzone.merge(con, site, run_id, source_file)
+    out.stored, out.superseded, out.duplicates = (
+        merged.stored, merged.superseded, merged.duplicates
+    )  # fmt: skip
+    return out

@@ -1,0 +1,205 @@
+"""The raw zone: one DuckDB file holding what each site sent, current and past versions.
+
+Tables (see docs/ingest.md):
+
+* ``resources`` - the current version of every resource, keyed by (site, resource_type, id).
+* ``resource_history`` - every other version ever stored: replaced by a newer one, arrived
+  after a newer one (``stale``), superseded inside one run, or removed by a deletion.
+* ``quarantine`` - every record that could not be stored, with file, line, JSON path,
+  reason and the raw bytes.
+* ``deletions`` - deletion requests read (bulk ``deleted`` files, Bundle ``DELETE`` entries).
+* ``ingest_runs`` - one row per run with its counts; ``ingest_files`` - per-file progress
+  used to resume an interrupted run.
+
+Every batch is merged in one transaction, together with its quarantine rows and the
+progress counters, so the file is consistent after a crash at any point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
+    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON, source_file VARCHAR,
+    source_line BIGINT, run_id VARCHAR, PRIMARY KEY (site, resource_type, id));
+CREATE TABLE IF NOT EXISTS resource_history (
+    site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
+    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON, source_file VARCHAR,
+    source_line BIGINT, run_id VARCHAR, superseded_run_id VARCHAR, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS quarantine (
+    run_id VARCHAR, site VARCHAR, source_file VARCHAR, line BIGINT, json_path VARCHAR,
+    reason VARCHAR, raw BLOB);
+CREATE TABLE IF NOT EXISTS deletions (
+    site VARCHAR, resource_type VARCHAR, id VARCHAR, run_id VARCHAR, source_file VARCHAR,
+    source_line BIGINT, json_path VARCHAR, applied BOOLEAN, recorded_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS ingest_runs (
+    run_id VARCHAR PRIMARY KEY, site VARCHAR, source_path VARCHAR, started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ, status VARCHAR, records_read BIGINT, stored BIGINT,
+    superseded BIGINT, duplicates BIGINT, deleted BIGINT, quarantined BIGINT,
+    blank_lines BIGINT, code_version VARCHAR);
+CREATE TABLE IF NOT EXISTS ingest_files (
+    site VARCHAR, source_file VARCHAR, fingerprint VARCHAR, status VARCHAR,
+    lines_done BIGINT, byte_offset BIGINT, run_id VARCHAR, updated_at TIMESTAMPTZ,
+    PRIMARY KEY (site, source_file));
+"""
+
+
+@dataclass
+class MergeCounts:
+    stored: int = 0
+    superseded: int = 0
+    duplicates: int = 0
+    deleted: int = 0
+
+
+def connect(path: str, *, threads: int = 0, memory_limit: str = "") -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the raw zone."""
+    con = duckdb.connect(path)
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute(SCHEMA)
+    return con
+
+
+def apply_deletions(
+    con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: str
+) -> int:
+    """Apply the deletions in temp table ``del(line, json_path, resource_type, id)``."""
+    params = [site, run_id]
+    con.execute(
+        """
+        INSERT INTO resource_history
+        SELECT r.*, $2, 'deleted' FROM resources r
+        WHERE r.site = $1 AND (r.resource_type, r.id) IN (SELECT (resource_type, id) FROM del)
+        """,
+        params,
+    )
+    con.execute(
+        """
+        INSERT INTO deletions
+        SELECT $1, d.resource_type, d.id, $2, $3, d.line, d.json_path,
+               EXISTS (SELECT 1 FROM resources r WHERE r.site = $1
+                       AND r.resource_type = d.resource_type AND r.id = d.id),
+               now()
+        FROM del d
+        WHERE NOT EXISTS (SELECT 1 FROM deletions x WHERE x.site = $1
+              AND x.resource_type = d.resource_type AND x.id = d.id AND x.source_file = $3
+              AND x.source_line = d.line AND x.json_path = d.json_path)
+        """,
+        [site, run_id, source_file],
+    )
+    con.execute(
+        """
+        DELETE FROM resources
+        WHERE site = $1 AND (resource_type, id) IN (SELECT (resource_type, id) FROM del)
+        """,
+        [site],
+    )
+    row = con.execute("SELECT count(*) FROM del").fetchone()
+    return int(row[0]) if row else 0
+
+
+def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: str) -> MergeCounts:
+    """Merge temp table ``st(seq, line, resource_type, id, version_id, last_updated, text)``.
+
+    * a record whose content hash is already stored for its key (current or history), or
+      repeats an earlier record of the batch, is a duplicate: nothing is written;
+    * among the other records of a key and the current stored version, the newest wins:
+      latest ``meta.lastUpdated``, then highest numeric ``meta.versionId``, then the latest
+      arrival (records without lastUpdated rank below those with one);
+    * the winner becomes current; every loser is kept in ``resource_history``.
+    """
+    p = [site, run_id, source_file]
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE cand AS
+        WITH s AS (
+            SELECT seq, line, resource_type, id, version_id,
+                   try_cast(last_updated AS TIMESTAMPTZ) AS last_updated,
+                   md5(text) AS content_hash, text
+            FROM st
+        ), known AS (
+            SELECT resource_type, id, content_hash FROM resources WHERE site = $1
+            UNION ALL
+            SELECT resource_type, id, content_hash FROM resource_history WHERE site = $1
+        )
+        SELECT s.*,
+            row_number() OVER (PARTITION BY s.resource_type, s.id, s.content_hash
+                               ORDER BY s.seq) > 1
+            OR (s.resource_type, s.id, s.content_hash) IN
+               (SELECT (resource_type, id, content_hash) FROM known) AS dup
+        FROM s
+        """,
+        [site],
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE ranked AS
+        WITH keys AS (SELECT DISTINCT resource_type, id FROM cand WHERE NOT dup),
+        contenders AS (
+            SELECT seq, resource_type, id, version_id, last_updated FROM cand WHERE NOT dup
+            UNION ALL
+            SELECT -1, r.resource_type, r.id, r.version_id, r.last_updated
+            FROM resources r JOIN keys k USING (resource_type, id) WHERE r.site = $1
+        )
+        SELECT seq, resource_type, id,
+            row_number() OVER w = 1 AS win,
+            bool_or(seq = -1) OVER (PARTITION BY resource_type, id) AS has_current,
+            first_value(seq) OVER w = -1 AS current_wins
+        FROM contenders
+        WINDOW w AS (PARTITION BY resource_type, id ORDER BY last_updated DESC NULLS LAST,
+                     try_cast(version_id AS BIGINT) DESC NULLS LAST, seq DESC)
+        """,
+        [site],
+    )
+    con.execute(
+        """
+        INSERT INTO resource_history
+        SELECT r.*, $2, 'replaced' FROM resources r
+        JOIN ranked k ON k.seq = -1 AND NOT k.win
+             AND r.resource_type = k.resource_type AND r.id = k.id
+        WHERE r.site = $1
+        """,
+        p[:2],
+    )
+    con.execute(
+        """
+        INSERT INTO resource_history
+        SELECT $1, c.resource_type, c.id, c.version_id, c.last_updated, c.content_hash,
+               c.text, $3, c.line, $2, $2, CASE WHEN k.current_wins THEN 'stale'
+                                                ELSE 'superseded' END
+        FROM cand c JOIN ranked k ON k.seq = c.seq AND NOT k.win
+        """,
+        p,
+    )
+    con.execute(
+        """
+        DELETE FROM resources WHERE site = $1 AND (resource_type, id) IN
+            (SELECT (resource_type, id) FROM ranked WHERE seq = -1 AND NOT win)
+        """,
+        [site],
+    )
+    con.execute(
+        """
+        INSERT INTO resources
+        SELECT $1, c.resource_type, c.id, c.version_id, c.last_updated, c.content_hash,
+               c.text, $3, c.line, $2
+        FROM cand c JOIN ranked k ON k.seq = c.seq AND k.win
+        """,
+        p,
+    )
+    row = con.execute(
+        """
+        SELECT (SELECT count(*) FROM cand WHERE dup),
+               (SELECT count(*) FROM ranked WHERE seq >= 0 AND win),
+               (SELECT count(*) FROM ranked WHERE seq >= 0 AND NOT win)
+        """
+    ).fetchone()
+    assert row is not None
+    return MergeCounts(stored=int(row[1]), superseded=int(row[2]), duplicates=int(row[0]))
