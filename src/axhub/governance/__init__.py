@@ -1,0 +1,1 @@
+"""Governance boundary: purposes, policy, consent, de-identification, pseudonyms, audit, release."""

@@ -1,0 +1,481 @@
+"""The one governed access path to the integrated zone.
+
+Every read goes through ``GovernedStore``: it resolves the principal's project, asks the
+policy (``ensure_allowed`` audits the decision and raises on deny), applies consent and the
+care relationship as SQL filters at query time, re-keys pseudonyms per project for
+pseudonymous access, writes an audit record of what was returned, and hands back Arrow
+tables.  Nothing downstream opens the stores another way (a test scans the code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from axhub.config import Settings
+from axhub.errors import EngineError, InputError, NotFoundError, PolicyDenied
+from axhub.governance import registry
+from axhub.governance.audit import AuditLog, Clock, utc_now
+from axhub.governance.consent import (
+    ConsentImportReport,
+    check_site,
+    excluded_persons_sql,
+    known_sites,
+    parse_consents,
+    store_consents,
+)
+from axhub.governance.deid import DeidReport, deidentify, integrated_path
+from axhub.governance.keys import KeyStore, codebook_path
+from axhub.governance.policy import AccessRequest, Decision, Policy, ensure_allowed, load_policy
+from axhub.governance.principals import Principal, Project, Role
+from axhub.governance.pseudonym import PSEUDONYM_CHARS, forget_sql, register_sql
+from axhub.governance.purposes import CARE_PURPOSES, AccessLevel, Purpose
+from axhub.governance.release import PrivacyBudget, dp_counts, dp_means, suppressed_arrow
+
+COLUMNS = "site, resource_type, id, person_id, last_updated, resource"
+MAX_LABELS = (
+    40  # distinct values per label column in a released aggregate (dsBase nfilter.levels.max)
+)
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _prefixed(alias: str) -> str:
+    return ", ".join(f"{alias}.{c}" for c in COLUMNS.split(", "))
+
+
+class GovernedStore:
+    """Reads of the integrated zone for a principal and a purpose."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        audit: AuditLog | None = None,
+        policy: Policy | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.audit = audit or AuditLog.open(settings, clock=clock)
+        self.policy = policy or load_policy()
+        registry.connect(settings).close()  # create the governance store once
+
+    # -- decisions ---------------------------------------------------------------------------
+    def request(
+        self,
+        principal: Principal,
+        purpose: str,
+        action: str,
+        resource_types: Sequence[str] | None = None,
+    ) -> AccessRequest:
+        project = None
+        if principal.project_id:
+            with self._registry() as con:
+                project = registry.get_project(con, principal.project_id)
+        return AccessRequest(
+            principal,
+            purpose,
+            action,
+            self.clock(),
+            tuple(resource_types) if resource_types is not None else None,
+            project,
+        )
+
+    def ensure(
+        self,
+        principal: Principal,
+        purpose: str,
+        action: str,
+        resource_types: Sequence[str] | None = None,
+    ) -> tuple[AccessRequest, Decision]:
+        if principal.role is Role.CLINICIAN and principal.site:
+            check_site(principal.site, known_sites(self.settings))
+        req = self.request(principal, purpose, action, resource_types)
+        return req, ensure_allowed(req, self.policy, self.audit)
+
+    @contextmanager
+    def _registry(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = registry.connect(self.settings)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # -- the governed relation ---------------------------------------------------------------
+    def _open(
+        self, req: AccessRequest, decision: Decision, persons: Sequence[str] | None
+    ) -> duckdb.DuckDBPyConnection:
+        """A private in-memory session holding table ``governed`` and nothing else."""
+        path = integrated_path(self.settings)
+        if not path.exists():
+            raise NotFoundError(
+                f"no integrated zone at {path}: run `axhub governance deidentify`", path=str(path)
+            )
+        purpose = Purpose(req.purpose)
+        con = duckdb.connect()
+        con.execute(f"ATTACH {_lit(str(path))} AS integ (READ_ONLY)")
+        con.execute(f"ATTACH {_lit(str(registry.registry_path(self.settings)))} AS gov (READ_ONLY)")
+        p = req.principal
+        where = []
+        types = req.resource_types
+        if req.project is not None and decision.level is AccessLevel.PSEUDONYMOUS:
+            scoped = set(types) if types is not None else set(req.project.scope)
+            types = tuple(sorted(scoped & req.project.scope))
+        if types is not None:
+            where.append(f"r.resource_type IN ({', '.join(map(_lit, types)) or 'NULL'})")
+        if purpose in CARE_PURPOSES and p.role is Role.CLINICIAN:
+            where.append(
+                "(r.person_id IS NULL OR r.person_id IN (SELECT person_id FROM "
+                f"integ.person_keys WHERE site = {_lit(p.site or '')}))"
+            )
+        elif purpose in CARE_PURPOSES:
+            where.append(
+                "(r.person_id IS NULL OR r.person_id IN (SELECT person_id FROM "
+                f"gov.care_team_roster WHERE care_team = {_lit(p.care_team or '')}))"
+            )
+        if persons is not None:
+            con.execute("CREATE TEMP TABLE _persons (person_id VARCHAR)")
+            con.executemany("INSERT INTO _persons VALUES (?)", [(x,) for x in persons])
+            where.append("r.person_id IN (SELECT person_id FROM _persons)")
+        excluded = excluded_persons_sql(purpose, self.policy.consent_defaults[purpose])
+        sql = (
+            f"CREATE TEMP TABLE governed AS SELECT {_prefixed('r')} "
+            f"FROM integ.resources r ANTI JOIN ({excluded}) x ON x.person_id = r.person_id"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+        )
+        try:
+            con.execute(sql, {"now": req.now})
+        except duckdb.Error as exc:
+            con.close()
+            raise EngineError(f"governed read failed: {exc}", sql=sql) from None
+        if decision.level is AccessLevel.PSEUDONYMOUS:
+            assert req.project is not None
+            self._rekey(con, req.project)
+        con.execute("DETACH integ")
+        con.execute("DETACH gov")
+        return con
+
+    def _rekey(self, con: duckdb.DuckDBPyConnection, project: Project) -> None:
+        """Replace every zone pseudonym (ids, person ids, references) by the project's own."""
+        register_sql(
+            con, "project_pseudo", KeyStore(self.settings).key(f"project:{project.project_id}")
+        )
+        tok = rf"\b[0-9a-f]{{{PSEUDONYM_CHARS}}}\b"
+        con.execute(f"""
+            UPDATE governed SET
+              id = project_pseudo(id),
+              person_id = project_pseudo(person_id),
+              resource = list_reduce(
+                  list_transform(list_distinct(regexp_extract_all(resource::VARCHAR, '{tok}')),
+                                 lambda t: struct_pack(a := t, b := project_pseudo(t))),
+                  lambda acc, x: replace(acc, x.a, x.b), resource::VARCHAR)::JSON
+        """)
+        forget_sql(con, "project_pseudo")
+
+    def _result(self, con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise EngineError(f"query over governed data failed: {exc}", sql=sql) from None
+
+    # -- reads -------------------------------------------------------------------------------
+    def read(
+        self,
+        principal: Principal,
+        purpose: str,
+        resource_types: Sequence[str] | None = None,
+        *,
+        persons: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """Person-level rows ``(site, resource_type, id, person_id, last_updated, resource)``."""
+        req, decision = self.ensure(principal, purpose, "read", resource_types)
+        con = self._open(req, decision, persons)
+        try:
+            table = self._result(con, f"SELECT {COLUMNS} FROM governed ORDER BY 1, 2, 3")
+        finally:
+            con.close()
+        self._audit_read(req, decision, "read", table.num_rows, persons)
+        return table
+
+    def query(
+        self,
+        principal: Principal,
+        purpose: str,
+        sql: str,
+        resource_types: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """Run a read-only SELECT over ``resources`` (the governed rows) and return Arrow.
+
+        The session holds nothing but the governed rows: other files cannot be opened.
+        """
+        req, decision = self.ensure(principal, purpose, "read", resource_types)
+        con = self._open(req, decision, None)
+        try:
+            con.execute("CREATE TEMP VIEW resources AS SELECT * FROM governed")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            table = self._result(con, sql)
+        finally:
+            con.close()
+        self._audit_read(req, decision, "read", table.num_rows, None, query=True)
+        return table
+
+    def aggregate(
+        self,
+        principal: Principal,
+        purpose: str,
+        sql: str,
+        *,
+        row: str,
+        col: str,
+        count: str = "n",
+        resource_types: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """A released 2-D count table: the SELECT's (row, col, count) after suppression."""
+        req, decision = self.ensure(principal, purpose, "aggregate", resource_types)
+        con = self._open(req, decision, None)
+        try:
+            con.execute("CREATE TEMP VIEW resources AS SELECT * FROM governed")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            raw = self._result(con, sql)
+        finally:
+            con.close()
+        for name in (row, col):
+            values = (
+                [str(v) for v in raw.column(name).to_pylist()] if name in raw.column_names else []
+            )
+            if len(set(values)) > MAX_LABELS:
+                raise InputError(
+                    f"aggregate column {name!r} has more than {MAX_LABELS} labels", field=name
+                )
+            if any(
+                len(v) == PSEUDONYM_CHARS and all(c in "0123456789abcdef" for c in v)
+                for v in values
+            ):
+                raise PolicyDenied(f"aggregate column {name!r} holds pseudonymous ids", field=name)
+        released = suppressed_arrow(raw, row, col, count)
+        hidden = sum(v is None for v in released.column(count).to_pylist())
+        self.audit.append(
+            "release",
+            actor=principal.principal_id,
+            role=principal.role.value,
+            purpose=req.purpose,
+            policy_id=decision.policy_id,
+            detail={
+                "cells": released.num_rows,
+                "suppressed": hidden,
+                "method": "small-cell<10+complementary",
+            },
+        )
+        return released
+
+    def release_dp(
+        self,
+        principal: Principal,
+        purpose: str,
+        sql: str,
+        *,
+        partitions: Sequence[str],
+        epsilon: float,
+        bounds: tuple[int, int] | None = None,
+    ) -> pa.Table:
+        """Differentially private per-partition counts (and means of ``value`` with bounds).
+
+        ``sql`` selects ``person_id, key`` (and ``value`` for means) from ``resources``; each
+        person counts once (first row); keys outside ``partitions`` are dropped.
+        """
+        req, decision = self.ensure(principal, purpose, "release")
+        if req.project is None:
+            raise PolicyDenied(
+                "a differentially private release needs a registered project "
+                "holding a privacy budget",
+                purpose=purpose,
+            )
+        con = self._open(req, decision, None)
+        try:
+            con.execute("CREATE TEMP VIEW resources AS SELECT * FROM governed")
+            con.execute("CREATE TEMP TABLE _keys (key VARCHAR)")
+            con.executemany("INSERT INTO _keys VALUES (?)", [(k,) for k in partitions])
+            value = (
+                "sum(CAST(round(least(greatest(value, $lo), $hi)) AS BIGINT))" if bounds else "0"
+            )
+            params = {"lo": bounds[0], "hi": bounds[1]} if bounds else {}
+            q = (
+                f"WITH per AS (SELECT * FROM ({sql}) QUALIFY row_number() OVER "
+                f"(PARTITION BY person_id ORDER BY key) = 1) "
+                f"SELECT k.key, count(per.person_id) AS n, coalesce({value}, 0) AS s "
+                f"FROM _keys k LEFT JOIN per ON per.key = k.key GROUP BY k.key ORDER BY k.key"
+            )
+            try:
+                true = con.sql(q, params=params).to_arrow_table()
+            except duckdb.Error as exc:
+                raise EngineError(f"DP release query failed: {exc}", sql=q) from None
+        finally:
+            con.close()
+        with self._registry() as rcon:
+            budget = PrivacyBudget(rcon, req.project.project_id, req.project.epsilon_budget)
+            release_id = budget.charge(epsilon, f"{len(partitions)} partitions", req.now)
+        counts = true.column("n").to_numpy()
+        out: dict[str, object] = {"key": true.column("key")}
+        if bounds:
+            n, means = dp_means(counts, true.column("s").to_numpy(), bounds, epsilon)
+            out["n"], out["mean"] = pa.array(n), pa.array(np.round(means, 2))
+        else:
+            out["n"] = pa.array(dp_counts(counts, epsilon))
+        self.audit.append(
+            "release",
+            actor=principal.principal_id,
+            role=principal.role.value,
+            purpose=req.purpose,
+            policy_id=decision.policy_id,
+            detail={
+                "release_id": release_id,
+                "epsilon": epsilon,
+                "partitions": len(partitions),
+                "mechanism": "opendp-laplace",
+                "project_id": req.project.project_id,
+            },
+        )
+        return pa.table(out)
+
+    # -- re-identification -------------------------------------------------------------------
+    def reidentify(self, principal: Principal, purpose: str, person_ids: Sequence[str]) -> pa.Table:
+        """Site records ``(person_id, site, patient_id)`` behind zone pseudonyms; care only."""
+        req, decision = self.ensure(principal, purpose, "reidentify")
+        if Purpose(req.purpose) not in CARE_PURPOSES:
+            raise PolicyDenied(
+                "re-identification is allowed for care purposes only", decision=decision
+            )
+        path = codebook_path(self.settings)
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            con.execute("CREATE TEMP TABLE _ask (person_id VARCHAR)")
+            con.executemany("INSERT INTO _ask VALUES (?)", [(x,) for x in person_ids])
+            scope = ""
+            if principal.role is Role.CLINICIAN:
+                scope = f" AND c.site = {_lit(principal.site or '')}"
+            table = self._result(
+                con,
+                "SELECT c.person_id, c.site, c.patient_id FROM codebook c "
+                f"SEMI JOIN _ask a ON a.person_id = c.person_id{scope} "
+                "ORDER BY 1, 2, 3",
+            )
+        finally:
+            con.close()
+        if principal.role is not Role.CLINICIAN:
+            allowed = self.read(principal, purpose, ["Patient"], persons=list(person_ids))
+            ok = set(allowed.column("person_id").to_pylist())
+            table = table.filter(pa.array([p in ok for p in table.column("person_id").to_pylist()]))
+        self.audit.append(
+            "reidentify",
+            actor=principal.principal_id,
+            role=principal.role.value,
+            purpose=req.purpose,
+            policy_id=decision.policy_id,
+            subjects=list(person_ids),
+            detail={"records": table.num_rows},
+        )
+        return table
+
+    # -- operator actions --------------------------------------------------------------------
+    def deidentify(self, operator: Principal, mapping: pa.Table | None = None) -> DeidReport:
+        self.ensure(operator, "operations", "deidentify")
+        return deidentify(
+            self.settings,
+            self.audit,
+            mapping=mapping,
+            actor=operator.principal_id,
+            clock=self.clock,
+        )
+
+    def import_consent(self, operator: Principal, path: Path, site: str) -> ConsentImportReport:
+        self.ensure(operator, "operations", "import_consent")
+        check_site(site, known_sites(self.settings))
+        records, skipped, retracted = parse_consents(Path(path), site)
+        with self._registry() as con:
+            new, dups, gone = store_consents(con, self.settings, records, retracted, site)
+        report = ConsentImportReport(
+            run_id="",
+            resources=len({r.consent_id for r in records}),
+            records=new,
+            duplicates=dups,
+            skipped_status=skipped,
+            retracted=gone,
+        )
+        self.audit.append(
+            "consent-import",
+            actor=operator.principal_id,
+            role=operator.role.value,
+            purpose="operations",
+            detail={
+                "site": site,
+                "records": new,
+                "duplicates": dups,
+                "retracted": gone,
+                "file": Path(path).name,
+            },
+        )
+        return report
+
+    def register_project(self, operator: Principal, project: Project) -> None:
+        self.ensure(operator, "operations", "manage")
+        with self._registry() as con:
+            registry.register_project(con, project)
+        self.audit.append(
+            "manage",
+            actor=operator.principal_id,
+            role=operator.role.value,
+            purpose="operations",
+            detail={
+                "project_id": project.project_id,
+                "drb_approval_id": project.drb_approval_id,
+                "expires": project.expires.isoformat(),
+            },
+        )
+
+    def set_roster(self, operator: Principal, care_team: str, person_ids: Sequence[str]) -> None:
+        self.ensure(operator, "operations", "manage")
+        with self._registry() as con:
+            registry.set_roster(con, care_team, list(person_ids))
+        self.audit.append(
+            "manage",
+            actor=operator.principal_id,
+            role=operator.role.value,
+            purpose="operations",
+            detail={"care_team": care_team, "persons": len(set(person_ids))},
+        )
+
+    # -- audit -------------------------------------------------------------------------------
+    def _audit_read(
+        self,
+        req: AccessRequest,
+        decision: Decision,
+        kind: str,
+        rows: int,
+        persons: Sequence[str] | None,
+        query: bool = False,
+    ) -> None:
+        p = req.principal
+        detail: dict[str, object] = {"rows": rows, "level": decision.level.value, "query": query}
+        if req.resource_types is not None:
+            detail["resource_types"] = sorted(req.resource_types)
+        if req.project is not None:
+            detail["project_id"] = req.project.project_id
+        self.audit.append(
+            kind,
+            actor=p.principal_id,
+            role=p.role.value,
+            purpose=req.purpose,
+            policy_id=decision.policy_id,
+            subjects=list(persons or ()),
+            detail=detail,
+        )
