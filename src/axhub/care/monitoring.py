@@ -1,0 +1,443 @@
+"""Run the rules on new readings, de-duplicate alerts, and sweep for silence and adherence.
+
+``evaluate_new`` is called by intake inside the transaction that stored the readings, so a
+reading and the alert it raised commit together.  It loads the persons' plausible history
+with one query, adds the readings a late arrival can change (look-ahead windows), runs
+``rules.evaluate`` vectorised, and folds the firings into alerts:
+
+- one alert per de-duplication key (person, rule[, qualifier]) while not resolved; a new
+  firing of an open alert adds its reading ids and does not notify again;
+- a firing of higher severity escalates the alert, clears any snooze and re-opens an
+  acknowledged alert (notify);
+- a firing of a snoozed alert after the snooze ran out resurfaces it (notify).
+
+``sweep`` runs periodically: ``device.silent`` (no reading received for ``silent_hours``) and
+``adherence.missed`` (fewer readings than the schedule on the last complete local day; two
+days running raises it to warning); both resolve themselves when readings come back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from axhub.care import rules, thresholds
+from axhub.care.models import Alert, AlertEvent, Enrolment, Reading
+from axhub.care.rules import DAY, RULES, SEVERITY_RANK, Firing, Frame, Person
+
+log = logging.getLogger(__name__)
+
+#: history loaded before the earliest new reading: 7-day windows plus a margin
+LOOKBACK_S = 8 * DAY
+#: readings after a late arrival whose windows it can change, per kind
+LOOKAHEAD_S = {"weight": 3 * DAY, "bp": 3600, "temperature": DAY}
+#: reading ids kept on an alert (the count goes on)
+MAX_REFS = 100
+
+
+@dataclass
+class AlertChange:
+    """An alert that was created, escalated, resurfaced or refired by this evaluation."""
+
+    alert_id: int
+    person_id: str
+    care_team: str
+    rule_id: str
+    severity: str
+    change: str  # created | escalated | resurfaced | refired | resolved
+    notify: bool
+    reading_ids: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "person_id": self.person_id,
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "change": self.change,
+            "notify": self.notify,
+            "reading_ids": self.reading_ids,
+            "detail": self.detail,
+        }
+
+
+def load_people(s: Session, persons: Sequence[str]) -> tuple[dict[str, Person], dict[str, str]]:
+    people: dict[str, Person] = {}
+    teams: dict[str, str] = {}
+    q = select(
+        Enrolment.person_id,
+        Enrolment.thresholds,
+        Enrolment.conditions,
+        Enrolment.timezone,
+        Enrolment.care_team,
+    ).where(Enrolment.person_id.in_(list(persons)))
+    for pid, th, conds, tz, team in s.execute(q):
+        people[pid] = Person(
+            thresholds.effective(th or {}, conds or ()), frozenset(conds or ()), tz
+        )
+        teams[pid] = team
+    return people, teams
+
+
+def _frame_from_dicts(rows: Sequence[Mapping[str, Any]]) -> Frame:
+    return Frame(
+        person=np.array([r["person_id"] for r in rows], dtype=object),
+        kind=np.array([r["kind"] for r in rows], dtype=object),
+        t=np.array([r["effective_s"] for r in rows], dtype=np.int64),
+        v=np.array([r["norm_value"] for r in rows], dtype=np.float64),
+        v2=np.array(
+            [np.nan if r["norm_value2"] is None else r["norm_value2"] for r in rows],
+            dtype=np.float64,
+        ),
+        on_oxygen=np.array([bool(r["on_oxygen"]) for r in rows], dtype=bool),
+        rid=np.array([r["reading_id"] for r in rows], dtype=object),
+        symptoms=np.array([int(r.get("_symptoms", 0)) for r in rows], dtype=np.int64),
+    )
+
+
+def load_history(s: Session, persons: Sequence[str], lo: int, hi: int) -> Frame:
+    """Plausible readings of the persons with effective time in [lo, hi], as columns."""
+    q = select(
+        Reading.person_id,
+        Reading.kind,
+        Reading.effective_s,
+        Reading.norm_value,
+        Reading.norm_value2,
+        Reading.on_oxygen,
+        Reading.reading_id,
+    ).where(
+        Reading.person_id.in_(list(persons)),
+        Reading.implausible.is_(False),
+        Reading.effective_s.between(lo, hi),
+    )
+    rows = s.execute(q).all()
+    if not rows:
+        return Frame(
+            np.empty(0, dtype=object),
+            np.empty(0, dtype=object),
+            np.empty(0, dtype=np.int64),
+            np.empty(0),
+            np.empty(0),
+            np.empty(0, dtype=bool),
+            np.empty(0, dtype=object),
+        )
+    cols = list(zip(*rows, strict=True))
+    return Frame(
+        person=np.array(cols[0], dtype=object),
+        kind=np.array(cols[1], dtype=object),
+        t=np.array(cols[2], dtype=np.int64),
+        v=np.array(cols[3], dtype=np.float64),
+        v2=np.array([np.nan if x is None else x for x in cols[4]], dtype=np.float64),
+        on_oxygen=np.array(cols[5], dtype=bool),
+        rid=np.array(cols[6], dtype=object),
+    )
+
+
+def _lookahead_targets(new: Frame, hist: Frame) -> Frame:
+    """History readings a late new reading can change (same person and kind, shortly after)."""
+    if not len(hist):
+        return hist
+    allp = np.concatenate([new.person, hist.person]).astype(str)
+    _, inv = np.unique(allp, return_inverse=True)
+    npc, hpc = inv[: len(new)].astype(np.int64), inv[len(new) :].astype(np.int64)
+    take = np.zeros(len(hist), dtype=bool)
+    is_new = np.isin(hist.rid.astype(str), new.rid.astype(str))
+    for kind, ahead in LOOKAHEAD_S.items():
+        nm, hm = new.kind == kind, hist.kind == kind
+        if not nm.any() or not hm.any():
+            continue
+        span = 1 << 34
+        nkey = np.sort(npc[nm] * span + new.t[nm])
+        hidx = np.flatnonzero(hm)
+        hkey = hpc[hidx] * span + hist.t[hidx]
+        j = np.searchsorted(nkey, hkey, side="left") - 1
+        ok = j >= 0
+        prev = np.where(ok, nkey[np.clip(j, 0, None)], 0)
+        same = ok & (prev // span == hkey // span)
+        gap = hkey - prev
+        take[hidx[same & (gap > 0) & (gap <= ahead)]] = True
+    return hist.take(take & ~is_new)
+
+
+def _concat(a: Frame, b: Frame) -> Frame:
+    if not len(b):
+        return a
+    return Frame(
+        np.concatenate([a.person, b.person]),
+        np.concatenate([a.kind, b.kind]),
+        np.concatenate([a.t, b.t]),
+        np.concatenate([a.v, b.v]),
+        np.concatenate([a.v2, b.v2]),
+        np.concatenate([a.on_oxygen, b.on_oxygen]),
+        np.concatenate([a.rid, b.rid]),
+        np.concatenate([a.symptoms, np.zeros(len(b), dtype=np.int64)]),
+    )
+
+
+def evaluate_new(
+    s: Session, new_rows: Sequence[Mapping[str, Any]], now: datetime
+) -> list[AlertChange]:
+    """Evaluate the rules for newly stored plausible readings; returns the alert changes."""
+    if not new_rows:
+        return []
+    new = _frame_from_dicts(new_rows)
+    persons = sorted(set(new.person.tolist()))
+    people, teams = load_people(s, persons)
+    lo = int(new.t.min()) - LOOKBACK_S
+    hi = int(new.t.max()) + max(LOOKAHEAD_S.values())
+    hist = load_history(s, persons, lo, hi)
+    targets = _concat(new, _lookahead_targets(new, hist))
+    firings = rules.evaluate(targets, hist, people, now)
+    return apply_firings(s, firings, teams, now)
+
+
+def _group(firings: Iterable[Firing]) -> dict[str, list[Firing]]:
+    out: dict[str, list[Firing]] = {}
+    for f in firings:
+        out.setdefault(f.dedup_key, []).append(f)
+    return out
+
+
+def apply_firings(
+    s: Session, firings: Sequence[Firing], teams: Mapping[str, str], now: datetime
+) -> list[AlertChange]:
+    """Fold firings into alerts (de-duplication, escalation, snooze); one query for all keys."""
+    groups = _group(firings)
+    if not groups:
+        return []
+    existing = {
+        a.dedup_key: a
+        for a in s.scalars(
+            select(Alert).where(Alert.dedup_key.in_(list(groups)), Alert.status != "resolved")
+        )
+    }
+    changes: list[AlertChange] = []
+    for key, fs in groups.items():
+        top = max(fs, key=lambda f: (SEVERITY_RANK[f.severity], f.effective_t or 0))
+        rids = [f.reading_id for f in sorted(fs, key=lambda f: f.effective_t or 0) if f.reading_id]
+        eff = [f.effective_t for f in fs if f.effective_t is not None]
+        alert = existing.get(key)
+        if alert is None:
+            alert = _create(s, key, top, rids, eff, teams, now)
+            if alert is None:  # lost a race with another writer: fold into theirs
+                alert = s.scalars(
+                    select(Alert).where(Alert.dedup_key == key, Alert.status != "resolved")
+                ).one()
+            else:
+                changes.append(_change(alert, "created", True, rids))
+                continue
+        change = _refire(s, alert, top, rids, eff, now)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _ts(t: int | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC)
+
+
+def _create(
+    s: Session,
+    key: str,
+    top: Firing,
+    rids: list[str],
+    eff: list[int],
+    teams: Mapping[str, str],
+    now: datetime,
+) -> Alert | None:
+    rule = RULES[top.rule_id]
+    alert = Alert(
+        person_id=top.person_id,
+        care_team=teams.get(top.person_id, ""),
+        rule_id=top.rule_id,
+        rule_version=rule.version,
+        severity=top.severity,
+        status="open",
+        dedup_key=key,
+        created_at=now,
+        updated_at=now,
+        last_fired_at=now,
+        fire_count=max(len(rids), 1),
+        first_effective_at=_ts(min(eff)) if eff else None,
+        last_effective_at=_ts(max(eff)) if eff else None,
+        reading_ids=rids[-MAX_REFS:],
+        detail=top.detail,
+        source=rule.source,
+    )
+    try:
+        with s.begin_nested():
+            s.add(alert)
+            s.flush()
+    except IntegrityError:
+        return None
+    s.add(AlertEvent(alert_id=alert.id, at=now, event="created", detail={"severity": top.severity}))
+    return alert
+
+
+def _refire(
+    s: Session, alert: Alert, top: Firing, rids: list[str], eff: list[int], now: datetime
+) -> AlertChange | None:
+    known = set(alert.reading_ids or [])
+    fresh = [r for r in rids if r not in known]
+    if rids and not fresh:
+        return None  # re-evaluation of readings already counted
+    alert.reading_ids = [*list(alert.reading_ids or []), *fresh][-MAX_REFS:]
+    alert.fire_count += max(len(fresh), 1)
+    alert.last_fired_at = now
+    alert.updated_at = now
+    if eff:
+        last = _ts(max(eff))
+        if alert.last_effective_at is None or (last and last > alert.last_effective_at):
+            alert.last_effective_at = last
+    if SEVERITY_RANK[top.severity] > SEVERITY_RANK[alert.severity]:
+        old = alert.severity
+        alert.severity = top.severity
+        alert.detail = top.detail
+        alert.snoozed_until = None
+        alert.status = "open"
+        s.add(AlertEvent(alert_id=alert.id, at=now, event="escalated",
+                         detail={"from": old, "to": top.severity}))  # fmt: skip
+        return _change(alert, "escalated", True, fresh)
+    if alert.snoozed_until is not None and alert.snoozed_until <= now:
+        alert.snoozed_until = None
+        s.add(AlertEvent(alert_id=alert.id, at=now, event="resurfaced", detail={}))
+        return _change(alert, "resurfaced", alert.status == "open", fresh)
+    return _change(alert, "refired", False, fresh)
+
+
+def _change(alert: Alert, change: str, notify: bool, rids: list[str]) -> AlertChange:
+    return AlertChange(
+        alert_id=alert.id,
+        person_id=alert.person_id,
+        care_team=alert.care_team,
+        rule_id=alert.rule_id,
+        severity=alert.severity,
+        change=change,
+        notify=notify,
+        reading_ids=list(rids),
+        detail=dict(alert.detail or {}),
+    )
+
+
+# --- periodic sweep -------------------------------------------------------------------------
+def sweep(s: Session, now: datetime) -> list[AlertChange]:
+    """Missing-data and adherence rules over every active enrolment (SQL aggregates)."""
+    enrolled = s.execute(
+        select(
+            Enrolment.person_id,
+            Enrolment.care_team,
+            Enrolment.thresholds,
+            Enrolment.conditions,
+            Enrolment.schedule,
+            Enrolment.timezone,
+            Enrolment.enrolled_at,
+        ).where(Enrolment.active.is_(True))
+    ).all()
+    if not enrolled:
+        return []
+    teams = {r[0]: r[1] for r in enrolled}
+    last = dict(
+        s.execute(
+            select(Reading.person_id, func.max(Reading.received_at)).group_by(Reading.person_id)
+        ).all()
+    )
+    firings: list[Firing] = []
+    quiet: list[str] = []
+    for pid, _team, th, conds, _sched, _tz, enrolled_at in enrolled:
+        hours = thresholds.effective(th or {}, conds or ())["silent_hours"]
+        seen = last.get(pid)
+        if seen is not None and seen.tzinfo is None:
+            seen = seen.replace(tzinfo=UTC)
+        since = seen or enrolled_at
+        gap_h = (now - since).total_seconds() / 3600
+        if gap_h >= hours:
+            firings.append(
+                Firing(pid, "device.silent", "warning", None, None,
+                       {"hours_silent": round(gap_h, 1), "threshold_h": hours,
+                        "last_received": seen.isoformat() if seen else None})
+            )  # fmt: skip
+        else:
+            quiet.append(pid)
+    firings.extend(_adherence(s, enrolled, now))
+    changes = apply_firings(s, firings, teams, now)
+    fired_adh = {(f.person_id, f.qualifier) for f in firings if f.rule_id == "adherence.missed"}
+    changes.extend(_auto_resolve(s, quiet, fired_adh, {r[0] for r in enrolled}, now))
+    return changes
+
+
+def _adherence(s: Session, enrolled: Sequence[Any], now: datetime) -> list[Firing]:
+    """Readings per scheduled kind on each of the last two complete local days."""
+    by_tz: dict[str, list[Any]] = {}
+    for row in enrolled:
+        if row[4]:
+            by_tz.setdefault(row[5], []).append(row)
+    out: list[Firing] = []
+    for tz, rows in by_tz.items():
+        local_midnight = now.astimezone(ZoneInfo(tz)).replace(hour=0, minute=0, second=0,
+                                                              microsecond=0)  # fmt: skip
+        days = [local_midnight - timedelta(days=d) for d in (1, 2)]
+        counts: list[dict[tuple[str, str], int]] = []
+        for start in days:
+            lo, hi = int(start.timestamp()), int((start + timedelta(days=1)).timestamp())
+            q = (
+                select(Reading.person_id, Reading.kind, func.count())
+                .where(
+                    Reading.person_id.in_([r[0] for r in rows]),
+                    Reading.effective_s >= lo,
+                    Reading.effective_s < hi,
+                )
+                .group_by(Reading.person_id, Reading.kind)
+            )
+            counts.append({(p, k): int(n) for p, k, n in s.execute(q)})
+        for pid, _team, _th, _c, sched, _tz, enrolled_at in rows:
+            for kind, per_day in sched.items():
+                if enrolled_at > days[0]:
+                    continue  # the day is not complete since enrolment
+                short1 = counts[0].get((pid, kind), 0) < per_day
+                short2 = enrolled_at <= days[1] and counts[1].get((pid, kind), 0) < per_day
+                if short1:
+                    out.append(
+                        Firing(pid, "adherence.missed", "warning" if short2 else "info", None,
+                               None, {"kind": kind, "expected_per_day": per_day,
+                                      "got": counts[0].get((pid, kind), 0),
+                                      "days_short": 2 if short2 else 1,
+                                      "day": days[0].date().isoformat()}, qualifier=kind)
+                    )  # fmt: skip
+    return out
+
+
+def _auto_resolve(
+    s: Session,
+    quiet: Sequence[str],
+    fired_adh: set[tuple[str, str]],
+    active: set[str],
+    now: datetime,
+) -> list[AlertChange]:
+    changes: list[AlertChange] = []
+    open_alerts = s.scalars(
+        select(Alert).where(
+            Alert.status != "resolved",
+            Alert.rule_id.in_(["device.silent", "adherence.missed"]),
+        )
+    ).all()
+    for a in open_alerts:
+        qual = a.dedup_key.split("|", 2)[2] if a.dedup_key.count("|") == 2 else ""
+        back = (a.rule_id == "device.silent" and a.person_id in quiet) or (
+            a.rule_id == "adherence.missed" and (a.person_id, qual) not in fired_adh
+        )
+        if back or a.person_id not in active:
+            a.status, a.resolved_at, a.resolved_by, a.updated_at = "resolved", now, "system", now
+            s.add(AlertEvent(alert_id=a.id, at=now, event="auto_resolved",
+                             detail={"reason": "readings resumed"}))  # fmt: skip
+            changes.append(_change(a, "resolved", False, []))
+    return changes
