@@ -36,8 +36,9 @@ def write_raw_zone(path: Path, rows: Iterable[tuple[str, dict]]) -> None:
     con.close()
 
 
-def korean_patient(pid: str, name: str, phone: str, mrn: str, birth: str, district: str,
-                   gender: str = "female") -> dict:
+def korean_patient(
+    pid: str, name: str, phone: str, mrn: str, birth: str, district: str, gender: str = "female"
+) -> dict:
     return {
         "resourceType": "Patient",
         "id": pid,
@@ -46,9 +47,15 @@ def korean_patient(pid: str, name: str, phone: str, mrn: str, birth: str, distri
         "telecom": [{"system": "phone", "value": phone}],
         "gender": gender,
         "birthDate": birth,
-        "address": [{"text": f"강원특별자치도 춘천시 {district} 중앙로 12",
-                     "line": ["중앙로 12"], "district": district, "city": "춘천시",
-                     "postalCode": "24345"}],
+        "address": [
+            {
+                "text": f"강원특별자치도 춘천시 {district} 중앙로 12",
+                "line": ["중앙로 12"],
+                "district": district,
+                "city": "춘천시",
+                "postalCode": "24345",
+            }
+        ],
         "text": {"status": "generated", "div": f"<div>{name}</div>"},
     }
 
@@ -58,8 +65,16 @@ def condition(cid: str, pid: str, code: str, onset: str) -> dict:
         "resourceType": "Condition",
         "id": cid,
         "subject": {"reference": f"Patient/{pid}", "display": "환자 이름"},
-        "code": {"coding": [{"system": "http://www.hl7korea.or.kr/CodeSystem/kostat-kcd-8",
-                             "code": code, "display": code}], "text": "자유 기술 메모"},
+        "code": {
+            "coding": [
+                {
+                    "system": "http://www.hl7korea.or.kr/CodeSystem/kostat-kcd-8",
+                    "code": code,
+                    "display": code,
+                }
+            ],
+            "text": "자유 기술 메모",
+        },
         "onsetDateTime": onset,
         "note": [{"text": "보호자 연락처 010-9999-0000"}],
         "encounter": {"reference": f"Encounter/e-{cid}"},
@@ -72,14 +87,24 @@ REGION = [
     ("knuh", condition("c1", "k1", "I63.9", "2025-02-01")),
     ("hallym", korean_patient("h7", "김영희", "010-1234-5678", "HL7777", "1948-03-15", "퇴계동")),
     ("hallym", condition("c9", "h7", "I10", "2024-06-10")),
-    ("hallym", korean_patient("h8", "박철수", "033-250-1111", "HL8888", "1952-11-02", "신북읍",
-                              gender="male")),
+    (
+        "hallym",
+        korean_patient(
+            "h8", "박철수", "033-250-1111", "HL8888", "1952-11-02", "신북읍", gender="male"
+        ),
+    ),
     ("hallym", condition("c10", "h8", "E11.9", "2023-01-05")),
     ("hallym", condition("c11", "nobody", "E11.9", "2023-01-05")),  # orphan
-    ("hallym", {"resourceType": "DocumentReference", "id": "d1", "subject": {"reference": "Patient/h8"}}),
+    (
+        "hallym",
+        {"resourceType": "DocumentReference", "id": "d1", "subject": {"reference": "Patient/h8"}},
+    ),
 ]
-MAPPING = {"site": ["knuh", "hallym", "hallym"], "patient_id": ["k1", "h7", "h8"],
-           "person_id": ["R-0001", "R-0001", "R-0002"]}
+MAPPING = {
+    "site": ["knuh", "hallym", "hallym"],
+    "patient_id": ["k1", "h7", "h8"],
+    "person_id": ["R-0001", "R-0001", "R-0002"],
+}
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
-    from axhub.cli import ingest, scores
+    from axhub.cli import audit, governance, ingest, scores
 
     ingest.register(app)
+    governance.register(app)
+    audit.register(app)
     scores.register(app)

@@ -1,0 +1,150 @@
+"""``axhub governance ...`` and ``axhub consent import``: operator tasks at the boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from axhub.governance.access import GovernedStore
+    from axhub.governance.principals import Principal
+
+governance_app = typer.Typer(
+    help="De-identify the raw zone, register approved projects.", no_args_is_help=True
+)
+consent_app = typer.Typer(help="Consent records (FHIR R4 Consent).", no_args_is_help=True)
+
+_DATA_DIR = typer.Option(None, "--data-dir", help="Data folder (default: the data_dir setting).")
+_OPERATOR = typer.Option(None, "--operator", help="Operator id for the audit log (default: login).")
+
+
+def _store(data_dir: Path | None) -> GovernedStore:
+    from axhub.cli.main import settings
+    from axhub.governance.access import GovernedStore
+
+    s = settings()
+    if data_dir is not None:
+        s = s.model_copy(update={"data_dir": data_dir})
+    return GovernedStore(s)
+
+
+def _operator(operator: str | None) -> Principal:
+    from axhub.governance.principals import Principal, Role
+
+    return Principal(operator or getpass.getuser(), Role.OPERATOR)
+
+
+def _read_mapping(path: Path) -> pa.Table:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from axhub.errors import InputError
+
+    if not path.exists():
+        raise InputError(f"mapping file not found: {path}", path=str(path))
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    if path.suffix == ".csv":
+        return pacsv.read_csv(path)
+    raise InputError("mapping must be .parquet or .csv", path=str(path), field="suffix")
+
+
+@governance_app.command("deidentify")
+def deidentify_command(
+    data_dir: Path | None = _DATA_DIR,
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        help="Linkage output (site, patient_id, person_id) as .parquet or .csv; without it each "
+        "site patient keeps a site-level pseudonym.",
+    ),
+    operator: str | None = _OPERATOR,
+) -> None:
+    """Build the integrated zone (integrated.duckdb) from the raw zone by the allow-list."""
+    from axhub.cli.main import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        store = _store(data_dir)
+        table = _read_mapping(mapping) if mapping is not None else None
+        report = store.deidentify(_operator(operator), table)
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+
+    run()
+
+
+@governance_app.command("project-add")
+def project_add_command(
+    project_id: str = typer.Argument(..., help="Project id."),
+    drb: str = typer.Option(..., "--drb", help="Data review committee approval id."),
+    purpose: list[str] = typer.Option(..., "--purpose", help="Approved purpose (repeatable)."),
+    scope: str = typer.Option(..., "--scope", help="Approved resource types, comma-separated."),
+    expires: str = typer.Option(..., "--expires", help="End of the processing period (ISO date)."),
+    epsilon: float = typer.Option(0.0, "--epsilon", help="Differential-privacy budget."),
+    data_dir: Path | None = _DATA_DIR,
+    operator: str | None = _OPERATOR,
+) -> None:
+    """Register a DRB-approved project (researchers name it as their project)."""
+    from axhub.cli.main import handle_errors
+    from axhub.errors import InputError
+    from axhub.governance.principals import Project
+    from axhub.governance.purposes import parse_purpose
+
+    @handle_errors
+    def run() -> None:
+        try:
+            end = dt.datetime.fromisoformat(expires)
+        except ValueError:
+            raise InputError(f"not an ISO date: {expires!r}", field="--expires") from None
+        project = Project(
+            project_id,
+            drb,
+            frozenset(parse_purpose(p) for p in purpose),
+            frozenset(s.strip() for s in scope.split(",") if s.strip()),
+            end if end.tzinfo else end.replace(tzinfo=dt.UTC),
+            epsilon,
+        )
+        _store(data_dir).register_project(_operator(operator), project)
+        typer.echo(f"project {project_id} registered until {project.expires.isoformat()}")
+
+    run()
+
+
+@consent_app.command("import")
+def consent_import_command(
+    file: Path = typer.Argument(..., help="NDJSON file of FHIR R4 Consent resources."),
+    site: str = typer.Option(..., "--site", help="Site the Consent records come from."),
+    data_dir: Path | None = _DATA_DIR,
+    operator: str | None = _OPERATOR,
+) -> None:
+    """Import consent decisions; the whole file is rejected if any record is bad."""
+    from axhub.cli.main import err_console, handle_errors
+    from axhub.errors import InputError
+
+    @handle_errors
+    def run() -> None:
+        try:
+            report = _store(data_dir).import_consent(_operator(operator), file, site)
+        except InputError as exc:
+            for line in exc.fields.get("problems", [])[1:]:
+                err_console.print(line)
+            raise
+        typer.echo(
+            f"imported {report.records} consent records from {report.resources} resources "
+            f"({report.duplicates} already stored, {report.retracted} retracted, "
+            f"skipped by status: {report.skipped_status or 'none'})"
+        )
+
+    run()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(governance_app, name="governance")
+    app.add_typer(consent_app, name="consent")
