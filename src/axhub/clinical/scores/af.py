@@ -28,8 +28,15 @@ CHA2DS2VASC_FEMALE = 1  # Sc: sex category (female)
 # HAS-BLED points (Pisters 2010), one each.
 HASBLED_SBP_UNCONTROLLED = 160.0  # H: uncontrolled hypertension, SBP > 160 mmHg
 HASBLED_ELDERLY = 65.0  # E: age > 65
-HASBLED_FLAGS = ("renal_abnormal", "liver_abnormal", "prior_stroke", "bleeding_history",
-                 "labile_inr", "antiplatelet_or_nsaid", "alcohol_excess")  # fmt: skip
+HASBLED_FLAGS = (
+    "renal_abnormal",
+    "liver_abnormal",
+    "prior_stroke",
+    "bleeding_history",
+    "labile_inr",
+    "antiplatelet_or_nsaid",
+    "alcohol_excess",
+)
 
 
 def cha2ds2vasc(x: Inputs) -> Score:

@@ -58,8 +58,18 @@ CRP_MGL_TO_MGDL = 0.1
 # taken as 0.1 mg/L — the usual lower reporting limit of high-sensitivity CRP assays.
 CRP_FLOOR_MGL = 0.1
 PHENOAGE_MIN_AGE = 20.0  # NHANES III training sample: adults aged 20 and over
-PHENOAGE_INPUTS = ("age_years", "albumin_gdl", "creatinine_mgdl", "glucose_mgdl", "crp_mgl",
-                   "lymphocyte_pct", "mcv_fl", "rdw_pct", "alp_ul", "wbc_10e3ul")  # fmt: skip
+PHENOAGE_INPUTS = (
+    "age_years",
+    "albumin_gdl",
+    "creatinine_mgdl",
+    "glucose_mgdl",
+    "crp_mgl",
+    "lymphocyte_pct",
+    "mcv_fl",
+    "rdw_pct",
+    "alp_ul",
+    "wbc_10e3ul",
+)
 
 
 def phenoage(x: Inputs, c: float = PHENOAGE_C) -> Score:
@@ -93,8 +103,16 @@ def phenoage(x: Inputs, c: float = PHENOAGE_C) -> Score:
 # --- Klemera–Doubal biological age ------------------------------------------------------------
 # Default biomarkers: Levine 2013's NHANES III set without FEV1 (not held by the hub); CRP enters
 # as ln(CRP mg/L) with the same floor as PhenoAge.
-KDM_DEFAULT_BIOMARKERS = ("sbp_mmhg", "total_chol_mgdl", "hba1c_pct", "albumin_gdl",
-                          "creatinine_mgdl", "ln_crp", "alp_ul", "bun_mgdl")  # fmt: skip
+KDM_DEFAULT_BIOMARKERS = (
+    "sbp_mmhg",
+    "total_chol_mgdl",
+    "hba1c_pct",
+    "albumin_gdl",
+    "creatinine_mgdl",
+    "ln_crp",
+    "alp_ul",
+    "bun_mgdl",
+)
 
 
 def _biomarker(x: Inputs, name: str) -> tuple[np.ndarray, np.ndarray]:

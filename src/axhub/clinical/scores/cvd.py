@@ -106,19 +106,86 @@ FRAMINGHAM_AGE = (30, 74)  # derivation ages, D'Agostino 2008
 # NINDS worksheet transcription in reference §3.2.  Each tuple: (lower bound of band, points);
 # the upper bound of the last band closes the table.  Women: table not in the hub's reference,
 # so women are "not computable" (never guessed).
-FSRP_AGE_BANDS = ((54, 0), (57, 1), (60, 2), (63, 3), (66, 4), (69, 5), (73, 6), (76, 7), (79, 8),
-                  (82, 9))  # fmt: skip
+FSRP_AGE_BANDS = (
+    (54, 0),
+    (57, 1),
+    (60, 2),
+    (63, 3),
+    (66, 4),
+    (69, 5),
+    (73, 6),
+    (76, 7),
+    (79, 8),
+    (82, 9),
+)
 FSRP_AGE_RANGE = (55, 84)  # validated ages
-FSRP_SBP_UNTREATED = ((97, 0), (106, 1), (116, 2), (126, 3), (136, 4), (146, 5), (156, 6),
-                      (166, 7), (176, 8), (186, 9), (196, 10))  # fmt: skip
-FSRP_SBP_TREATED = ((97, 0), (106, 1), (113, 2), (118, 3), (124, 4), (130, 5), (136, 6),
-                    (143, 7), (151, 8), (162, 9), (177, 10))  # fmt: skip
+FSRP_SBP_UNTREATED = (
+    (97, 0),
+    (106, 1),
+    (116, 2),
+    (126, 3),
+    (136, 4),
+    (146, 5),
+    (156, 6),
+    (166, 7),
+    (176, 8),
+    (186, 9),
+    (196, 10),
+)
+FSRP_SBP_TREATED = (
+    (97, 0),
+    (106, 1),
+    (113, 2),
+    (118, 3),
+    (124, 4),
+    (130, 5),
+    (136, 6),
+    (143, 7),
+    (151, 8),
+    (162, 9),
+    (177, 10),
+)
 FSRP_SBP_RANGE = (97, 205)  # the table's first and last band bounds
-FSRP_POINTS = {"diabetes": 2, "smoker_current": 3, "cvd_history": 4,
-               "atrial_fibrillation": 4, "lvh": 5}  # fmt: skip
+FSRP_POINTS = {
+    "diabetes": 2,
+    "smoker_current": 3,
+    "cvd_history": 4,
+    "atrial_fibrillation": 4,
+    "lvh": 5,
+}
 # 10-year stroke probability (%) for 1..30 points.
-FSRP_PROB_PCT = (3, 3, 4, 4, 5, 5, 6, 7, 8, 10, 11, 13, 15, 17, 20, 22, 26, 29, 33, 37, 42, 47,
-                 52, 57, 63, 68, 74, 79, 84, 88)  # fmt: skip
+FSRP_PROB_PCT = (
+    3,
+    3,
+    4,
+    4,
+    5,
+    5,
+    6,
+    7,
+    8,
+    10,
+    11,
+    13,
+    15,
+    17,
+    20,
+    22,
+    26,
+    29,
+    33,
+    37,
+    42,
+    47,
+    52,
+    57,
+    63,
+    68,
+    74,
+    79,
+    84,
+    88,
+)
 
 
 def _coef(table: Mapping[str, tuple[float, ...]], group: np.ndarray) -> dict[str, np.ndarray]:
@@ -128,8 +195,16 @@ def _coef(table: Mapping[str, tuple[float, ...]], group: np.ndarray) -> dict[str
 def pce_2013(x: Inputs) -> Score:
     """10-year hard ASCVD risk (fraction), Pooled Cohort Equations 2013."""
     r = Reasons(x.n)
-    names = ["age_years", "sex", "total_chol_mgdl", "hdl_mgdl", "sbp_mmhg", "bp_treated",
-             "smoker_current", "diabetes"]  # fmt: skip
+    names = [
+        "age_years",
+        "sex",
+        "total_chol_mgdl",
+        "hdl_mgdl",
+        "sbp_mmhg",
+        "bp_treated",
+        "smoker_current",
+        "diabetes",
+    ]
     require(x, r, names)
     for name, (lo, hi) in PCE_RANGES.items():
         in_range(x, r, name, lo, hi, "PCE 2013")
@@ -137,8 +212,9 @@ def pce_2013(x: Inputs) -> Score:
     group = np.nan_to_num(female * 2 + black).astype(np.intp)
     c = _coef(PCE_2013, group)
     with np.errstate(invalid="ignore", divide="ignore"):
-        la, ltc, lhdl, lsbp = (np.log(x[k]) for k in ("age_years", "total_chol_mgdl", "hdl_mgdl",
-                                                        "sbp_mmhg"))  # fmt: skip
+        la, ltc, lhdl, lsbp = (
+            np.log(x[k]) for k in ("age_years", "total_chol_mgdl", "hdl_mgdl", "sbp_mmhg")
+        )
         tr, sm = x["bp_treated"], x["smoker_current"]
         s = (
             c["ln_age"] * la
@@ -160,8 +236,16 @@ def pce_2013(x: Inputs) -> Score:
 def pce_2018(x: Inputs) -> Score:
     """10-year ASCVD risk (fraction), revised Pooled Cohort Equations (Yadlowsky 2018)."""
     r = Reasons(x.n)
-    names = ["age_years", "sex", "total_chol_mgdl", "hdl_mgdl", "sbp_mmhg", "bp_treated",
-             "smoker_current", "diabetes"]  # fmt: skip
+    names = [
+        "age_years",
+        "sex",
+        "total_chol_mgdl",
+        "hdl_mgdl",
+        "sbp_mmhg",
+        "bp_treated",
+        "smoker_current",
+        "diabetes",
+    ]
     require(x, r, names)
     for name, (lo, hi) in PCE_RANGES.items():
         in_range(x, r, name, lo, hi, "revised PCE 2018")
@@ -198,8 +282,9 @@ def pce_2018(x: Inputs) -> Score:
 def _framingham(x: Inputs, table: dict[str, tuple[float, float]], lipid: bool) -> Score:
     r = Reasons(x.n)
     first = ["total_chol_mgdl", "hdl_mgdl"] if lipid else ["bmi_kgm2"]
-    require(x, r, ["age_years", "sex", *first, "sbp_mmhg", "bp_treated", "smoker_current",
-                   "diabetes"])  # fmt: skip
+    require(
+        x, r, ["age_years", "sex", *first, "sbp_mmhg", "bp_treated", "smoker_current", "diabetes"]
+    )
     in_range(x, r, "age_years", *FRAMINGHAM_AGE, "Framingham general CVD")
     c = _coef(table, np.nan_to_num(x["sex"]).astype(np.intp))
     tr = x["bp_treated"]

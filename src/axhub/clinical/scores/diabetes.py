@@ -23,9 +23,17 @@ FINDRISC_NO_VEG = 1  # not eating vegetables/fruit/berries every day
 FINDRISC_ANTIHYPERTENSIVE = 2
 FINDRISC_HIGH_GLUCOSE = 5
 FINDRISC_FAMILY = (0, 3, 5)  # none; second-degree; first-degree relative
-FINDRISC_INPUTS = ("age_years", "sex", "bmi_kgm2", "waist_cm", "physically_active",
-                   "daily_veg_fruit", "antihypertensive_ever", "high_glucose_ever",
-                   "family_history_diabetes")  # fmt: skip
+FINDRISC_INPUTS = (
+    "age_years",
+    "sex",
+    "bmi_kgm2",
+    "waist_cm",
+    "physically_active",
+    "daily_veg_fruit",
+    "antihypertensive_ever",
+    "high_glucose_ever",
+    "family_history_diabetes",
+)
 
 
 def findrisc(x: Inputs) -> Score:

@@ -71,8 +71,12 @@ def efi_flags_from_codes(
     _check(persons, ("person_id",), "persons")
     _check(conditions, ("person_id", "code"), "conditions")
     if medications is None:
-        medications = pa.table({"person_id": pa.array([], persons.column("person_id").type),
-                                "atc": pa.array([], pa.string())})  # fmt: skip
+        medications = pa.table(
+            {
+                "person_id": pa.array([], persons.column("person_id").type),
+                "atc": pa.array([], pa.string()),
+            }
+        )
     _check(medications, ("person_id", "atc"), "medications")
     icd = [(d.id, p.replace(".", "").upper()) for d in DEFICITS for p in d.icd10_prefixes]
     atc = [(d.id, p.upper()) for d in DEFICITS for p in d.atc_prefixes]
@@ -80,8 +84,13 @@ def efi_flags_from_codes(
     atc_map = pa.table({"deficit": [a for a, _ in atc], "prefix": [b for _, b in atc]})
     con = duckdb.connect()
     try:
-        for name, tbl in (("persons", persons), ("conds", conditions), ("meds", medications),
-                          ("icd_map", icd_map), ("atc_map", atc_map)):  # fmt: skip
+        for name, tbl in (
+            ("persons", persons),
+            ("conds", conditions),
+            ("meds", medications),
+            ("icd_map", icd_map),
+            ("atc_map", atc_map),
+        ):
             con.register(name, tbl)
         hits = f"""
             SELECT DISTINCT c.person_id, m.deficit FROM conds c JOIN icd_map m
@@ -104,6 +113,6 @@ def efi_flags_from_codes(
             FROM persons p LEFT JOIN hits h ON h.person_id = p.person_id
             GROUP BY p.person_id ORDER BY p.person_id
         """
-        return con.execute(sql).to_arrow_table()
+        return con.sql(sql).to_arrow_table()
     finally:
         con.close()

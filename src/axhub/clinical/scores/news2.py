@@ -26,8 +26,15 @@ CONSCIOUSNESS = 3  # new confusion, voice, pain, unresponsive
 TEMP = ((35.0, 3), (36.0, 1), (38.0, 0), (39.0, 1), (np.inf, 2))
 # Clinical response bands (Chart 4).
 MEDIUM, HIGH, RED = 5, 7, 3
-NEWS2_INPUTS = ("resp_rate", "spo2_pct", "on_oxygen", "sbp_mmhg", "pulse_bpm", "consciousness",
-                "temp_c")  # fmt: skip
+NEWS2_INPUTS = (
+    "resp_rate",
+    "spo2_pct",
+    "on_oxygen",
+    "sbp_mmhg",
+    "pulse_bpm",
+    "consciousness",
+    "temp_c",
+)
 
 
 def _band(values: np.ndarray, bands: tuple[tuple[float, int], ...]) -> np.ndarray:

@@ -90,8 +90,18 @@ def terms(x: Inputs) -> dict[str, np.ndarray]:
     }
 
 
-BASE_INPUTS = ("age_years", "sex", "total_chol_mgdl", "hdl_mgdl", "sbp_mmhg", "bp_treated",
-               "diabetes", "smoker_current", "statin", "egfr")  # fmt: skip
+BASE_INPUTS = (
+    "age_years",
+    "sex",
+    "total_chol_mgdl",
+    "hdl_mgdl",
+    "sbp_mmhg",
+    "bp_treated",
+    "diabetes",
+    "smoker_current",
+    "statin",
+    "egfr",
+)
 
 
 def prevent(x: Inputs) -> dict[str, Score]:
