@@ -7,8 +7,9 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
-    from axhub.cli import audit, governance, ingest, scores
+    from axhub.cli import audit, governance, ingest, scores, synth
 
+    synth.register(app)
     ingest.register(app)
     governance.register(app)
     audit.register(app)

@@ -1,0 +1,283 @@
+"""``generate(people, seed, out)``: the whole synthetic region, deterministic for a seed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from axhub.errors import InputError
+from axhub.fhir import codes
+from axhub.fhir.districts import DISTRICTS
+from axhub.synth import extras, outcomes, records, report
+from axhub.synth import render as r
+from axhub.synth import resources as res
+from axhub.synth.health import draw_health
+from axhub.synth.names import NameTables
+from axhub.synth.population import BASELINE, draw_people
+from axhub.synth.sites import (
+    CLINIC_IDS,
+    DISCREPANCY_RATES,
+    SHARED_NAME_DOB_RATE,
+    SITES,
+    assign_visits,
+    share_name_and_birth_date,
+    site_demographics,
+)
+from axhub.synth.sitewriter import Files, Region, ids, take, write_site
+
+log = logging.getLogger(__name__)
+
+GENERATOR_VERSION = "1"
+
+
+def generate(
+    people: int, seed: int, out: Path | str, *, gzip_output: bool = False
+) -> dict[str, Any]:
+    """Generate the region into ``out`` and return the report (also in manifest.json)."""
+    if people < 1:
+        raise InputError("people must be at least 1", field="people", reason=str(people))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    ss = np.random.SeedSequence(seed)
+    streams = ss.spawn(16)
+    rng = [np.random.default_rng(s) for s in streams]
+    names = NameTables()
+
+    p = draw_people(rng[0], people, names)
+    shared = share_name_and_birth_date(rng[1], p)
+    h = draw_health(rng[2], p)
+    risk, events = outcomes.draw_events(rng[3], p, h)
+    visits = assign_visits(rng[4], p, h)
+    demo = site_demographics(rng[5], p, visits, names)
+    plan = records.drug_plan(rng[6], h, p["age"])
+    vmatrix = np.zeros((people, len(SITES)), dtype=bool)
+    vmatrix[visits["person"], visits["site"]] = True
+    prescriber = records.prescriber_site(vmatrix)
+    person_ids = np.char.add("P", np.char.zfill(np.arange(1, people + 1).astype(str), 7))
+    clinic_of_person = rng[7].integers(0, len(CLINIC_IDS), people)
+    t_people = time.perf_counter() - t0
+
+    region = Region(seed, p, h, visits, demo, plan, prescriber, clinic_of_person, person_ids)
+    files = Files(out, gzip_output)
+    outputs = [
+        write_site(region, si, np.random.default_rng(streams[8 + si]), files)
+        for si in range(len(SITES))
+    ]
+    counts = {site: o.counts for site, o in zip(SITES, outputs, strict=True)}
+    site_rows = [o.records for o in outputs]
+    phc_patient_of_person = outputs[SITES.index("phc")].patient_of_person
+    knuh_patient_of_person = outputs[SITES.index("knuh")].patient_of_person
+    dev = _write_devices(rng[9 + 4], files, p, h, vmatrix, phc_patient_of_person, seed, out)
+    meta = _write_metabolomics(rng[14], p, h, vmatrix, knuh_patient_of_person, out)
+
+    gt = out / "ground_truth"
+    gt.mkdir(parents=True, exist_ok=True)
+    pq.write_table(_persons_table(p, h, risk, person_ids, names, shared), gt / "persons.parquet")
+    pq.write_table(pa.concat_tables(site_rows), gt / "site_records.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "person_id": pa.array(person_ids[events["person"]], pa.string()),
+                "event": pa.array(events["event"].astype(str), pa.string()),
+                "date": pa.array(events["date"]),
+            }
+        ),
+        gt / "events.parquet",
+    )
+
+    rep = report.calibration_report(p, h, events, visits, risk)
+    total_resources = sum(f["lines"] for f in files.written)
+    manifest = {
+        "generator": "axhub.synth",
+        "generator_version": GENERATOR_VERSION,
+        "people": people,
+        "seed": seed,
+        "baseline_date": str(BASELINE),
+        "record_period": ["2022-01-01", "2024-12-31"],
+        "outcome_horizon_years": outcomes.HORIZON_YEARS,
+        "gzip": gzip_output,
+        "sites": list(SITES),
+        "counts": counts,
+        "devices": dev,
+        "metabolomics": meta,
+        "files": files.written,
+        "resources_total": total_resources,
+        "discrepancy_rates": DISCREPANCY_RATES,
+        "shared_name_and_birth_date": {"rate": SHARED_NAME_DOB_RATE, "people": len(shared)},
+        "code_systems": {
+            "condition": codes.KCD8,
+            "observation": codes.LOINC,
+            "unit": codes.UCUM,
+            "medication": codes.ATC,
+            "metabolite": codes.HMDB,
+        },
+        "calibration": rep,
+    }
+    (out / "manifest.json").write_bytes(
+        orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    )
+    elapsed = time.perf_counter() - t0
+    log.info("generated %d people, %d resources in %.1f s", people, total_resources, elapsed)
+    return manifest | {"seconds": elapsed, "seconds_people": t_people}
+
+
+def _write_devices(rng, files, p, h, vmatrix, phc_patient, seed, out) -> dict[str, Any]:
+    people = extras.enrol(rng, p, h, vmatrix[:, SITES.index("phc")])
+    readings = extras.device_readings(rng, people, h, p["age"])
+    k = len(people)
+    n_kinds = len(extras.KIND_LIST)
+    device_id = ids(k * n_kinds, 90, seed)
+    enrolled_index = np.searchsorted(people, readings["person"])
+    dev_of_reading = take(device_id, enrolled_index * n_kinds + readings["kind"])
+    patient = phc_patient[readings["person"]]
+    kinds = extras.KIND_LIST
+    loinc_key = {
+        "bp": "bp_panel",
+        "glucose": "glucose_meter",
+        "spo2": "spo2",
+        "weight": "weight",
+        "steps": "steps",
+    }
+    dev_device_lines = _device_resources(device_id, phc_patient[people], k)
+    files.write("devices/Device.000.ndjson", [dev_device_lines])
+    ts = res.datetimes(readings["ts"].astype("datetime64[s]"))
+    obs_id = ids(len(readings["kind"]), 91, seed)
+    pat = r.raw(patient.astype(str))
+    is_bp = readings["kind"] == kinds.index("bp")
+    bp = np.nonzero(is_bp)[0]
+    q = np.nonzero(~is_bp)[0]
+    parts: list[pa.Array] = []
+    if len(bp):
+        parts.append(
+            res.bp_observations(
+                take(obs_id, bp),
+                take(pat, bp),
+                None,
+                take(ts, bp),
+                readings["value"][bp],
+                readings["value2"][bp],
+                device_ref=take(dev_of_reading, bp),
+            )
+        )
+    if len(q):
+        value = r.number(readings["value"][q], np.where(readings["kind"][q] == 3, 1, 0))
+        parts.append(
+            res.quantity_observations(
+                take(obs_id, q),
+                take(pat, q),
+                None,
+                take(ts, q),
+                readings["kind"][q],
+                value,
+                device_ref=take(dev_of_reading, q),
+                keys=[loinc_key[kd] for kd in kinds],
+            )
+        )
+    files.write("devices/Observation.000.ndjson", parts)
+    loinc = [codes.OBSERVATIONS[loinc_key[kd]].code for kd in kinds]
+    units = [codes.OBSERVATIONS[loinc_key[kd]].unit for kd in kinds]
+    table = extras.readings_table(
+        "phc",
+        patient.astype(str),
+        np.asarray(dev_of_reading.to_numpy(zero_copy_only=False), dtype=str),
+        readings,
+        loinc,
+        units,
+    )
+    (out / "devices").mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out / "devices" / "readings.parquet")
+    return {"enrolled": int(k), "readings": len(readings["kind"]), "site": "phc"}
+
+
+def _device_resources(device_id: pa.Array, patient_ids: np.ndarray, k: int) -> bytes:
+    n_kinds = len(extras.KIND_LIST)
+    kind = np.tile(np.arange(n_kinds), k)
+    patient = np.repeat(patient_ids.astype(str), n_kinds)
+    names = [
+        f'"deviceName":[{{"name":{orjson.dumps(ko).decode()},"type":"user-friendly-name"}},'
+        f'{{"name":{orjson.dumps(en).decode()},"type":"other"}}],"type":{{"text":'
+        f"{orjson.dumps(en).decode()}}}"
+        for ko, en in extras.DEVICE_KINDS.values()
+    ]
+    if k == 0:
+        return b""
+    lines = r.join(
+        [
+            '{"resourceType":"Device","id":"',
+            device_id,
+            '","status":"active",',
+            r.pick(names, kind),
+            ',"patient":{"reference":"Patient/',
+            r.raw(patient),
+            '"}}',
+        ]
+    )
+    return r.buffer_lines(lines)
+
+
+def _write_metabolomics(rng, p, h, vmatrix, knuh_patient, out) -> dict[str, Any]:
+    """Research subset: KNUH patients aged 40-79, 25 % sampled (ASSUMPTION)."""
+    age = p["age"]
+    eligible = vmatrix[:, SITES.index("knuh")] & (age >= 40) & (age <= 79)
+    people = np.nonzero(eligible & (rng.random(len(age)) < 0.25))[0]
+    values = extras.metabolomics(rng, people, h, p["male"])
+    day = rng.integers(0, 365, len(people))
+    table = pa.table(
+        {
+            "site": pa.array(np.full(len(people), "knuh"), pa.string()),
+            "patient_id": pa.array(knuh_patient[people].astype(str), pa.string()),
+            "sample_date": pa.array(
+                np.datetime64("2024-01-01", "D") + day.astype("timedelta64[D]")
+            ),
+            **{f"{k}_umol_l": pa.array(v) for k, v in values.items()},
+        }
+    )
+    (out / "metabolomics").mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out / "metabolomics" / "panel.parquet")
+    hmdb = {k: v[0] for k, v in codes.METABOLITES.items()}
+    (out / "metabolomics" / "metabolites.json").write_bytes(
+        orjson.dumps({"unit": "umol/L", "hmdb": hmdb}, option=orjson.OPT_SORT_KEYS)
+    )
+    return {"people": len(people), "site": "knuh", "metabolites": list(values)}
+
+
+def _persons_table(p, h, risk, person_ids, names: NameTables, shared) -> pa.Table:
+    district = p["district"]
+    dcode = np.array([d.code for d in DISTRICTS], dtype=object)[district]
+    dko = np.array([d.name_ko for d in DISTRICTS], dtype=object)[district]
+    surname = names.surname_ko[p["surname"]]
+    given = names.given_ko[p["given"]]
+    roman = names.surname_en[p["surname"]] + " " + names.given_en[p["given"], 0]
+    shared_flag = np.zeros(len(district), dtype=bool)
+    shared_flag[shared] = True
+    cols: dict[str, Any] = {
+        "person_id": pa.array(person_ids, pa.string()),
+        "name": pa.array((surname + given).astype(str), pa.string()),
+        "family": pa.array(surname.astype(str), pa.string()),
+        "given": pa.array(given.astype(str), pa.string()),
+        "name_romanised": pa.array(roman.astype(str), pa.string()),
+        "sex": pa.array(np.where(p["male"], "male", "female"), pa.string()),
+        "birth_date": pa.array(p["birth_date"]),
+        "age": pa.array(p["age"]),
+        "district_code": pa.array(dcode.astype(str), pa.string()),
+        "district": pa.array(dko.astype(str), pa.string()),
+        "phone": pa.array(p["phone"].astype(str), pa.string()),
+        "road": pa.array(p["road"].astype(str), pa.string()),
+        "building_number": pa.array(p["number"]),
+        "address_detail": pa.array(p["detail"].astype(str), pa.string()),
+        "postal_code": pa.array(p["postal"].astype(str), pa.string()),
+        "shares_name_and_birth_date": pa.array(shared_flag),
+    }
+    for k, v in h.items():
+        cols[k] = pa.array(v)
+    for k, v in risk.items():
+        cols[k] = pa.array(v)
+    return pa.table(cols)

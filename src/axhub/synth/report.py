@@ -1,0 +1,179 @@
+"""Calibration report: achieved figures of a generated region next to their targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from axhub.fhir.districts import DISTRICTS
+from axhub.synth import calibration as cal
+from axhub.synth.health import band_index
+from axhub.synth.outcomes import HORIZON_YEARS
+from axhub.synth.population import Columns
+from axhub.synth.sites import SITES
+
+
+def _r(x: float) -> float:
+    return round(float(x), 4)
+
+
+def achieved(h: Columns, p: Columns, key: str, sex: str, lo: int, hi: int) -> float:
+    """Share of people of ``sex`` ("male", "female", "all") aged lo..hi with ``key``."""
+    age = p["age"]
+    mask = (age >= lo) & (age <= hi)
+    if sex != "all":
+        mask &= p["male"] == (sex == "male")
+    return float(h[key][mask].mean()) if mask.any() else float("nan")
+
+
+def calibration_report(
+    p: Columns, h: Columns, events: Columns, visits: Columns, risk: Columns
+) -> dict[str, Any]:
+    n = len(p["age"])
+    age = p["age"]
+    counts = np.bincount(p["district"], minlength=len(DISTRICTS))
+    total_pop = sum(d.population for d in DISTRICTS)
+    districts = [
+        {
+            "code": d.code,
+            "name_ko": d.name_ko,
+            "kind": d.kind,
+            "target_share": _r(d.population / total_pop),
+            "achieved_share": _r(counts[i] / n),
+            "people": int(counts[i]),
+            "population_sourced": d.sourced,
+            "target_share_65": d.share_65,
+            "achieved_share_65": _r((age[p["district"] == i] >= 65).mean()) if counts[i] else None,
+        }
+        for i, d in enumerate(DISTRICTS)
+    ]
+    band = band_index(age)
+    prevalence: dict[str, Any] = {}
+    for key, target in cal.PREVALENCE.items():
+        rows = []
+        for b, label in enumerate(cal.PREV_BAND_LABELS):
+            for sex, tgt in (("male", target.male[b]), ("female", target.female[b])):
+                mask = (band == b) & (p["male"] == (sex == "male"))
+                rows.append(
+                    {
+                        "band": label,
+                        "sex": sex,
+                        "target": tgt,
+                        "n": int(mask.sum()),
+                        "achieved": _r(h[key][mask].mean()) if mask.any() else None,
+                    }
+                )
+        adult = age >= 19
+        prevalence[key] = {
+            "basis": target.basis,
+            "bands": rows,
+            "adult_male": _r(h[key][adult & p["male"]].mean()) if n else None,
+            "adult_female": _r(h[key][adult & ~p["male"]].mean()) if n else None,
+        }
+    anchors = []
+    for key, sex, lo, hi, tgt, tol, source in cal.ANCHORS:
+        got = achieved(h, p, key, sex, lo, hi)
+        anchors.append(
+            {
+                "indicator": key,
+                "sex": sex,
+                "ages": f"{lo}-{hi}",
+                "target": tgt,
+                "achieved": _r(got),
+                "tolerance": tol,
+                "ok": bool(abs(got - tgt) <= tol),
+                "source": source,
+            }
+        )
+    htn = h["hypertension"]
+    dm = h["diabetes"]
+    names, freq = np.unique(events["event"], return_counts=True)
+    ev_counts = {str(k): int(v) for k, v in zip(names, freq, strict=True)}
+    stroke_rate = ev_counts.get("stroke", 0) / n / HORIZON_YEARS * 1e5
+    sites_per_person = np.bincount(np.bincount(visits["person"], minlength=n), minlength=4)
+    site_people = np.bincount(visits["site"], minlength=len(SITES))
+    return {
+        "people": n,
+        "share_65": {"target": cal.SHARE_65_TARGET, "achieved": _r((age >= 65).mean())},
+        "male_share": {"target": cal.MALE_SHARE_TARGET, "achieved": _r(p["male"].mean())},
+        "districts": districts,
+        "prevalence": prevalence,
+        "anchors": anchors,
+        "care_cascade": {
+            "hypertension_treated": {
+                "target": cal.HTN_TREATED,
+                "achieved": _r(h["bp_treated"][htn].mean()),
+            },
+            "hypertension_controlled": {
+                "target": cal.HTN_CONTROLLED,
+                "achieved": _r((h["bp_treated"] & (h["sbp"] < 140) & (h["dbp"] < 90))[htn].mean()),
+            },
+            "diabetes_treated": {
+                "target": cal.DM_TREATED,
+                "achieved": _r(h["diabetes_treated"][dm].mean()),
+            },
+            "diabetes_hba1c_lt_6_5": {
+                "target": cal.DM_HBA1C_LT65,
+                "achieved": _r((h["hba1c"][dm] < 6.5).mean()),
+            },
+        }
+        if htn.any() and dm.any()
+        else {},
+        "events_5y": ev_counts,
+        "stroke_incidence_per_100k_year": {
+            "target": cal.STROKE_CRUDE_PER_100K,
+            "achieved": round(stroke_rate, 1),
+            "source": "KDCA 2022 (naeil.com/news/read/533733)",
+        },
+        "sites_per_person": {str(i): int(c) for i, c in enumerate(sites_per_person) if i},
+        "people_per_site": {s: int(site_people[i]) for i, s in enumerate(SITES)},
+        "mean_prevent_stroke_10y_adults": _r(risk["prevent_stroke_10y"][age >= 30].mean())
+        if (age >= 30).any()
+        else None,
+    }
+
+
+def format_report(rep: dict[str, Any]) -> str:
+    """Human-readable summary of the calibration report."""
+    lines = [
+        f"people {rep['people']:,}  65+ {rep['share_65']['achieved']:.1%} "
+        f"(target {rep['share_65']['target']:.1%})  male {rep['male_share']['achieved']:.1%} "
+        f"(target {rep['male_share']['target']:.1%})",
+        "prevalence by band (achieved / target), men | women:",
+    ]
+    for key, block in rep["prevalence"].items():
+        cells = []
+        for row_m, row_f in zip(block["bands"][0::2], block["bands"][1::2], strict=True):
+            am = row_m["achieved"]
+            af = row_f["achieved"]
+            men = f"{_pct(am)}/{_pct(row_m['target'])}"
+            women = f"{_pct(af)}/{_pct(row_f['target'])}"
+            cells.append(f"{row_m['band']} {men}|{women}")
+        lines.append(f"  {key:<20} " + "  ".join(cells))
+    lines.append("sourced anchors:")
+    for a in rep["anchors"]:
+        mark = "ok " if a["ok"] else "OFF"
+        lines.append(
+            f"  [{mark}] {a['indicator']} {a['sex']} {a['ages']}: {a['achieved']:.1%} vs "
+            f"{a['target']:.1%} ±{a['tolerance']:.1%} ({a['source']})"
+        )
+    s = rep["stroke_incidence_per_100k_year"]
+    lines.append(
+        f"stroke incidence {s['achieved']}/100k/y (target {s['target']}); "
+        f"5-year events {rep['events_5y']}"
+    )
+    lines.append("districts (achieved share / target share):")
+    for d in rep["districts"]:
+        lines.append(
+            f"  {d['name_ko']:<6} {d['achieved_share']:.2%} / {d['target_share']:.2%}"
+            f"  65+ {_pct(d['achieved_share_65'])} / {d['target_share_65']:.0%}"
+        )
+    lines.append(
+        f"people per site {rep['people_per_site']}; sites per person {rep['sites_per_person']}"
+    )
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}"

@@ -1,0 +1,229 @@
+"""Write one site's bulk-export NDJSON files (Patient, Encounter, Observation, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from axhub.fhir.districts import DISTRICTS
+from axhub.synth import records
+from axhub.synth import render as r
+from axhub.synth import resources as res
+from axhub.synth.population import Columns
+from axhub.synth.sites import CLINIC_IDS, SITES, branch_location_id
+
+CHUNK = 400_000  # rows rendered at a time (bounds memory)
+MRN_PREFIX = {"knuh": "K", "hallym": "H", "phc": "P", "clinics": "C"}
+
+
+def ids(n: int, domain: int, seed: int) -> pa.Array:
+    return r.hex_ids(np.arange(n, dtype=np.int64), domain, seed)
+
+
+def take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
+    return arr.take(pa.array(idx, type=pa.int64()))
+
+
+def chunks(n: int) -> list[slice]:
+    return [slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)] or [slice(0, 0)]
+
+
+@dataclass
+class Files:
+    """NDJSON files of one run; records what was written for the manifest."""
+
+    out: Path
+    gzip: bool
+    written: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, rel: str, parts: Iterator[pa.Array | bytes] | list[pa.Array | bytes]) -> None:
+        w = r.NdjsonWriter(self.out / rel, self.gzip)
+        try:
+            for part in parts:
+                if isinstance(part, bytes):
+                    w.write_raw(part)
+                else:
+                    w.write(part)
+        finally:
+            w.close()
+        self.written.append(
+            {"path": str(w.path.relative_to(self.out)), "lines": w.lines, "bytes": w.bytes}
+        )
+
+
+@dataclass
+class Region:
+    """Everything the site writers share."""
+
+    seed: int
+    p: Columns
+    h: Columns
+    visits: Columns
+    demo: Columns
+    plan: Columns
+    prescriber: np.ndarray
+    clinic_of_person: np.ndarray
+    person_ids: np.ndarray
+
+
+@dataclass
+class SiteOutput:
+    counts: dict[str, int]
+    records: pa.Table
+    patient_of_person: np.ndarray  # site Patient.id per person ("" if not a patient here)
+
+
+def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) -> SiteOutput:
+    """Draw and write all resources of site ``SITES[si]``."""
+    site = SITES[si]
+    p, h, seed = region.p, region.h, region.seed
+    sel = np.nonzero(region.visits["site"] == si)[0]
+    sel = sel[rng.permutation(len(sel))]  # site order unrelated to person order
+    vp = region.visits["person"][sel]
+    nv = len(vp)
+    pid = ids(nv, si * 10 + 0, seed)
+    mrn = np.char.add(
+        MRN_PREFIX[site], np.char.zfill((rng.permutation(nv) + 100001).astype(str), 8)
+    )
+    if site == "clinics":
+        org = np.array(CLINIC_IDS, dtype=object)[region.clinic_of_person[vp]]
+    else:
+        org = np.full(nv, site, dtype=object)
+    patient_of_person = np.full(len(p["age"]), "", dtype=object)
+    patient_of_person[vp] = np.asarray(pid.to_numpy(zero_copy_only=False), dtype=object)
+
+    enc = records.encounters(rng, vp, h)
+    n_enc = len(enc["visit"])
+    enc_id = ids(n_enc, si * 10 + 1, seed)
+    enc_patient = take(pid, enc["visit"])
+    if site == "phc":
+        dist = p["district"][enc["person"]]
+        is_branch = np.array([d.kind != "dong" for d in DISTRICTS])[dist]
+        branch = np.array([branch_location_id(i) for i in range(len(DISTRICTS))], dtype=object)
+        loc = np.where(is_branch, branch[dist], "phc-main").astype(str)
+    else:
+        loc = np.char.add(org[enc["visit"]].astype(str), "-main")
+    enc_org = org[enc["visit"]].astype(str)
+    last_of_visit = np.zeros(nv, dtype=np.int64)
+    last_of_visit[enc["visit"][enc["last"]]] = np.nonzero(enc["last"])[0]
+    first_of_visit = np.zeros(nv, dtype=np.int64)
+    first_of_visit[enc["visit"][enc["first"]]] = np.nonzero(enc["first"])[0]
+
+    cols = {k: v[sel] for k, v in region.demo.items()}
+    cols |= {"id": pid, "mrn": r.raw(mrn), "org": r.raw(org.astype(str)), "male": p["male"][vp]}
+    base = f"sites/{site}"
+    updated = res.datetimes(enc["end"][last_of_visit])
+    files.write(f"{base}/Patient.000.ndjson", [res.patients(site, cols, updated)])
+
+    def encounter_parts() -> Iterator[pa.Array]:
+        for s in chunks(n_enc):
+            yield res.encounters(
+                enc_id[s],
+                enc_patient[s],
+                enc["start"][s],
+                enc["end"][s],
+                r.raw(loc[s]),
+                r.raw(enc_org[s]),
+            )
+
+    files.write(f"{base}/Encounter.000.ndjson", encounter_parts())
+
+    obs = records.observations(rng, site, enc, h, p["age"], p["male"])
+    enc_time = res.datetimes(enc["start"])
+    n_bp, n_q, n_sm = len(obs["bp_enc"]), len(obs["enc"]), len(obs["smoking_enc"])
+    obs_id = ids(n_bp + n_q + n_sm, si * 10 + 2, seed)
+
+    def observation_parts() -> Iterator[pa.Array]:
+        for s in chunks(n_bp):
+            e = obs["bp_enc"][s]
+            yield res.bp_observations(
+                obs_id[s],
+                take(enc_patient, e),
+                take(enc_id, e),
+                take(enc_time, e),
+                obs["sbp"][s],
+                obs["dbp"][s],
+            )
+        for s in chunks(n_q):
+            e = obs["enc"][s]
+            yield res.quantity_observations(
+                obs_id[n_bp + s.start : n_bp + s.stop],
+                take(enc_patient, e),
+                take(enc_id, e),
+                take(enc_time, e),
+                obs["key"][s],
+                r.number(obs["value"][s], obs["decimals"][s]),
+            )
+        e = obs["smoking_enc"]
+        if len(e):
+            yield res.smoking_observations(
+                obs_id[n_bp + n_q :],
+                take(enc_patient, e),
+                take(enc_id, e),
+                take(enc_time, e),
+                h["smoking_status"][enc["person"][e]],
+            )
+
+    files.write(f"{base}/Observation.000.ndjson", observation_parts())
+
+    cond = records.conditions(rng, site, vp, h)
+    c_enc = first_of_visit[cond["visit"]]
+    cond_lines = (
+        [
+            res.conditions(
+                ids(len(c_enc), si * 10 + 3, seed),
+                take(enc_patient, c_enc),
+                take(enc_id, c_enc),
+                enc["start"][c_enc],
+                cond["key"],
+            )
+        ]
+        if len(c_enc)
+        else []
+    )
+    files.write(f"{base}/Condition.000.ndjson", cond_lines)
+
+    med = records.medication_requests(si, enc, region.plan, region.prescriber)
+    m_enc = med["enc"]
+    med_lines = (
+        [
+            res.medication_requests(
+                ids(len(m_enc), si * 10 + 4, seed),
+                take(enc_patient, m_enc),
+                take(enc_id, m_enc),
+                enc["start"][m_enc],
+                med["drug"],
+                enc["last"][m_enc],
+            )
+        ]
+        if len(m_enc)
+        else []
+    )
+    files.write(f"{base}/MedicationRequest.000.ndjson", med_lines)
+    files.write(f"{base}/Organization.000.ndjson", [res.organizations(site)])
+    files.write(f"{base}/Location.000.ndjson", [res.locations(site)])
+
+    counts = {
+        "Patient": nv,
+        "Encounter": n_enc,
+        "Observation": n_bp + n_q + n_sm,
+        "Condition": len(c_enc),
+        "MedicationRequest": len(m_enc),
+    }
+    flags = {k: pa.array(v) for k, v in cols.items() if k.startswith("flag_")}
+    table = pa.table(
+        {
+            "site": pa.array(np.full(nv, site), pa.string()),
+            "patient_id": pid,
+            "person_id": pa.array(region.person_ids[vp], pa.string()),
+            "mrn": pa.array(mrn, pa.string()),
+            "organization": pa.array(org.astype(str), pa.string()),
+            **flags,
+        }
+    )
+    return SiteOutput(counts, table, patient_of_person)
