@@ -194,3 +194,43 @@ def test_every_score_id_and_input_column_is_documented() -> None:
     assert not missing_scores, f"score ids missing from docs/scores.md: {missing_scores}"
     assert not missing_inputs, f"input columns missing from docs/scores.md: {missing_inputs}"
     assert not missing_efi, f"eFI deficit columns missing from docs/scores.md: {missing_efi}"
+
+
+def test_empty_table_and_table_without_known_columns() -> None:
+    empty = score_table(pa.table({"person_id": pa.array([], pa.string())}))
+    assert empty.num_rows == 0 and "pce_ascvd_10y_reason" in empty.column_names
+    t = score_table(pa.table({"person_id": ["a"], "unrelated": [1]}))
+    assert t.column("pce_ascvd_10y")[0].as_py() is None
+    assert reason(t, "pce_ascvd_10y").startswith("not computable: needs age_years, sex")
+
+
+def test_prevent_coefficient_file_matches_the_reference_appendix(shared_dir: Path) -> None:
+    # The CSV is a transcription of clinical-scores.md Appendix A: compare every number.
+    from axhub.clinical.scores.prevent import coefficients
+
+    text = (shared_dir / "reference" / "clinical-scores.md").read_text(encoding="utf-8")
+    appendix = text[text.index("## Appendix A") :]
+    blocks = re.split(r"^#### ", appendix, flags=re.M)[1:]
+    names = {
+        "PREVENT Base model": "base",
+        "PREVENT Base + UACR model": "uacr",
+        "PREVENT Base + HbA1c model": "hba1c",
+        "PREVENT Base + SDI model": "sdi",
+        "PREVENT Full (UACR+HbA1c+SDI) model": "full",
+    }
+    outcomes = ["cvd", "ascvd", "hf", "chd", "stroke"]
+    checked = 0
+    for block in blocks:
+        model_name, horizon_text = block.splitlines()[0].split(", ")
+        model, horizon = names[model_name], int(horizon_text.split("-")[0])
+        table = coefficients(model)
+        for line in block.splitlines():
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not line.startswith("|") or cells[0] in ("term", "---"):
+                continue
+            term = cells[0].replace("²", "_sq").replace("*", "_x_").replace(" ", "_").lower()
+            for i, outcome in enumerate(outcomes):
+                female, male = float(cells[1 + 2 * i]), float(cells[2 + 2 * i])
+                assert table[(horizon, outcome)][term].tolist() == [male, female], (model, term)
+                checked += 2
+    assert checked == 2 * 5 * 267

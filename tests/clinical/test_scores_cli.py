@@ -26,6 +26,7 @@ def test_csv_in_csv_out(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["scores", "--input", str(src), "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "scored 2 rows" in result.stdout
+    assert "implausible values excluded (rows per column): total_chol_mgdl 1" in result.stdout
     t = pacsv.read_csv(out)
     assert t.column_names[0] == "person_id"
     for sid in SCORE_IDS:

@@ -80,13 +80,21 @@ def _run(input: Path, output: Path, fmt: str, kdm_reference: Path | None, keep: 
         ref = read_table(kdm_reference)
         kdm = kdm_fit(read_inputs(ref, path=str(kdm_reference)))
     first_line = 2 if input.suffix.lower() == ".csv" else None
+    problems: dict[str, int] = {}
     scored = score_table(
-        table, kdm=kdm, keep=[k for k in keep.split(",") if k], path=str(input),
+        table,
+        kdm=kdm,
+        keep=[k for k in keep.split(",") if k],
+        path=str(input),
         first_line=first_line,
-    )  # fmt: skip
+        problems=problems,
+    )
     write_table(scored, output, fmt)
     summary = summarise(scored)
     typer.echo(f"scored {table.num_rows} rows from {input} -> {output} ({fmt})")
+    if problems:
+        listed = ", ".join(f"{k} {v}" for k, v in sorted(problems.items()))
+        typer.echo(f"implausible values excluded (rows per column): {listed}")
     width = max(len(k) for k in summary)
     for score_id, counts in summary.items():
         typer.echo(

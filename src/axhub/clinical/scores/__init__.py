@@ -12,7 +12,6 @@ from axhub.clinical.scores.table import (
     SCORES,
     ScoreSpec,
     compute_scores,
-    input_problems,
     score_table,
     summarise,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "ScoreSpec",
     "compute_scores",
     "efi_flags_from_codes",
-    "input_problems",
     "kdm_fit",
     "read_inputs",
     "score_table",

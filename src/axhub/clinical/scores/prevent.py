@@ -111,6 +111,10 @@ def prevent(x: Inputs) -> dict[str, Score]:
     out: dict[str, Score] = {}
     with np.errstate(invalid="ignore"):
         t = terms(x)
+        names = list(t)
+        # One (n × terms) matrix; each outcome is two mat-vec products (male, female coefficients).
+        matrix = np.nan_to_num(np.column_stack([t[k] for k in names]))
+        is_female = sex == 1
         for horizon in HORIZONS:
             base = Reasons(x.n)
             require(x, base, BASE_INPUTS)
@@ -126,10 +130,9 @@ def prevent(x: Inputs) -> dict[str, Score]:
                     in_range(x, r, "bmi_kgm2", *BMI_RANGE, "PREVENT heart failure")
                 else:
                     r = base
-                lp = c["constant"][sex].copy()
-                for term, beta in c.items():
-                    if term != "constant" and np.any(beta != 0.0):
-                        lp += beta[sex] * np.nan_to_num(t[term])
+                beta = np.array([c.get(k, np.zeros(2)) for k in names])  # (terms, 2)
+                lp = np.where(is_female, matrix @ beta[:, 1], matrix @ beta[:, 0])
+                lp += c["constant"][sex]
                 risk = 1.0 / (1.0 + np.exp(-lp))
                 out[f"prevent_{outcome}_{horizon}y"] = Score(risk, r).finish()
     return out

@@ -100,6 +100,7 @@ def score_table(
     keep: Sequence[str] = ("person_id",),
     path: str = "<table>",
     first_line: int | None = None,
+    problems: dict[str, int] | None = None,
 ) -> pa.Table:
     """Compute every score for every row of ``data`` (pyarrow Table, DuckDB relation, or a
     mapping of column → array) read from the documented input columns.
@@ -107,11 +108,14 @@ def score_table(
     Returns the ``keep`` columns that exist, then per score id ``<id>`` and ``<id>_reason``
     (null where computed; "not computable: …" otherwise — a row never has both).
     Unreadable input columns raise InputError naming ``path``, the column and the row (or the
-    file line when ``first_line`` gives the line of the first data row).
+    file line when ``first_line`` gives the line of the first data row).  If ``problems`` is
+    given, it receives the count of excluded implausible values per input column.
     """
     table = _as_table(data)
     x = read_inputs(table, path=path, first_line=first_line)
     scores = compute_scores(x, kdm=kdm)
+    if problems is not None:
+        problems.update(x.problem_counts())
     names: list[str] = []
     arrays: list[pa.Array] = []
     for col in keep:
@@ -142,11 +146,6 @@ def summarise(scored: pa.Table) -> dict[str, dict[str, int]]:
         not_comp = len(reason) - reason.null_count
         out[spec.id] = {"computed": len(reason) - not_comp, "not_computable": not_comp}
     return out
-
-
-def input_problems(data: Any) -> dict[str, int]:
-    """Implausible-value counts per input column (values themselves are never reported)."""
-    return read_inputs(_as_table(data)).problem_counts()
 
 
 __all__ = ["SCORES", "SCORE_IDS", "ScoreSpec", "compute_scores", "score_table", "summarise"]
