@@ -147,7 +147,9 @@ def pce_inputs(row: Row) -> tuple[Any, ...] | None:
     )
     if not all_there(age, tc, hdl, sbp, f, tr, sm, dm):
         return None
-    if not (40 <= age <= 79 and 130 <= tc <= 320 and 20 <= hdl <= 100 and 90 <= sbp <= 200):
+    if not (
+        40 <= math.floor(age) <= 79 and 130 <= tc <= 320 and 20 <= hdl <= 100 and 90 <= sbp <= 200
+    ):
         return None
     black = flag(row, "race_black") or 0
     return age, tc, hdl, sbp, f, tr, sm, dm, black
@@ -265,7 +267,7 @@ def framingham(row: Row, lipid: bool) -> float | None:
     extra = (
         (num(row, "total_chol_mgdl"), num(row, "hdl_mgdl")) if lipid else (num(row, "bmi_kgm2"),)
     )
-    if not all_there(age, sbp, f, tr, sm, dm, *extra) or not 30 <= age <= 74:
+    if not all_there(age, sbp, f, tr, sm, dm, *extra) or not 30 <= math.floor(age) <= 74:
         return None
     if lipid:
         c = FRAM_LIPID[f]
@@ -292,7 +294,7 @@ def fsrp(row: Row) -> tuple[int | None, float | None]:
     ]
     if not all_there(age, sbp, f, tr, *others) or f == 1:
         return None, None
-    if not (55 <= age <= 84 and 97 <= sbp <= 205):
+    if not (55 <= math.floor(age) <= 84 and 97 <= sbp <= 205):
         return None, None
     a = math.floor(age)
     age_pts = 0
@@ -438,7 +440,7 @@ def prevent(row: Row) -> dict[str, float | None]:
         top = 79 if h == 10 else 59
         for outcome in ("cvd", "ascvd", "hf", "chd", "stroke"):
             key = f"prevent_{outcome}_{h}y"
-            ok = base_ok and 30 <= age <= top
+            ok = base_ok and 30 <= math.floor(age) <= top
             if outcome == "hf":
                 ok = ok and bmi is not None and 18.5 <= bmi <= 39.9
             if not ok:
@@ -513,7 +515,7 @@ def hasbled(row: Row) -> int | None:
     ]
     if not all_there(sbp, age, *fl):
         return None
-    return int(sbp > 160) + int(age > 65) + sum(fl)  # type: ignore[arg-type]
+    return int(sbp > 160) + int(math.floor(age) > 65) + sum(fl)  # type: ignore[arg-type]
 
 
 def abcd2(row: Row) -> int | None:

@@ -234,3 +234,25 @@ def test_prevent_coefficient_file_matches_the_reference_appendix(shared_dir: Pat
                 assert table[(horizon, outcome)][term].tolist() == [male, female], (model, term)
                 checked += 2
     assert checked == 2 * 5 * 267
+
+
+def test_age_limits_are_in_completed_years() -> None:
+    # Decision 0041: "40–79" includes a 79.6-year-old (79 completed years), not an 80-year-old;
+    # HAS-BLED "elderly > 65" starts at the 66th birthday.
+    t = scored([PCE_ROW | {"age_years": 79.6}, PCE_ROW | {"age_years": 80.0}])
+    assert t.column("pce_ascvd_10y")[0].as_py() is not None
+    assert "age_years 40–79" in reason(t, "pce_ascvd_10y", 1)
+    flags = {
+        k: False
+        for k in (
+            "renal_abnormal",
+            "liver_abnormal",
+            "prior_stroke",
+            "bleeding_history",
+            "labile_inr",
+            "antiplatelet_or_nsaid",
+            "alcohol_excess",
+        )
+    }
+    hb = scored([flags | {"sbp_mmhg": 120, "age_years": a} for a in (65.9, 66.0)])
+    assert hb.column("hasbled").to_pylist() == [0, 1]

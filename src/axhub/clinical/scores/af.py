@@ -27,7 +27,7 @@ CHA2DS2VASC_FEMALE = 1  # Sc: sex category (female)
 
 # HAS-BLED points (Pisters 2010), one each.
 HASBLED_SBP_UNCONTROLLED = 160.0  # H: uncontrolled hypertension, SBP > 160 mmHg
-HASBLED_ELDERLY = 65.0  # E: age > 65
+HASBLED_ELDERLY = 65.0  # E: age > 65 (completed years, so from the 66th birthday)
 HASBLED_FLAGS = (
     "renal_abnormal",
     "liver_abnormal",
@@ -59,7 +59,7 @@ def hasbled(x: Inputs) -> Score:
     require(x, r, ["sbp_mmhg", "age_years", *HASBLED_FLAGS])
     with np.errstate(invalid="ignore"):
         pts = (x["sbp_mmhg"] > HASBLED_SBP_UNCONTROLLED).astype(np.float64)
-        pts += (x["age_years"] > HASBLED_ELDERLY).astype(np.float64)
+        pts += (np.floor(x["age_years"]) > HASBLED_ELDERLY).astype(np.float64)
     for name in HASBLED_FLAGS:
         pts = pts + np.nan_to_num(x[name])
     return Score(pts, r, kind="int").finish()

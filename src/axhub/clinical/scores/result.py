@@ -67,8 +67,14 @@ def in_range(
     what: str,
     values: np.ndarray | None = None,
 ) -> None:
-    """Rows whose ``name`` lies outside [low, high] are "outside validated range" for ``what``."""
+    """Rows whose ``name`` lies outside [low, high] are "outside validated range" for ``what``.
+
+    Age ranges are in completed years (a 79.6-year-old is 79, inside "40–79"), as calculators
+    take whole years (decision 0041).
+    """
     v = x[name] if values is None else values
+    if name == "age_years":
+        v = np.floor(v)
     with np.errstate(invalid="ignore"):
         out = (v < low) | (v > high)
     reasons.add(out, f"outside validated range: {name} {low:g}–{high:g} for {what}")
