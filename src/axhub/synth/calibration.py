@@ -90,8 +90,8 @@ PREVALENCE: dict[str, PrevalenceTarget] = {
     # AF: 5.7 % at ≥60, 13 % at ≥80, 2.2 % of adults (2022, §2.4); men/women from incidence
     # 301 vs 249 /100,000 PY.  Band split ASSUMPTION.
     "atrial_fibrillation": PrevalenceTarget(
-        (0.0005, 0.001, 0.004, 0.013, 0.035, 0.080, 0.14),
-        (0.0003, 0.0008, 0.003, 0.010, 0.028, 0.065, 0.12),
+        (0.0005, 0.001, 0.004, 0.012, 0.030, 0.070, 0.14),
+        (0.0003, 0.0008, 0.003, 0.009, 0.024, 0.056, 0.12),
         "anchors ≥60 5.7 %, ≥80 13 %, adults 2.2 % (AF Fact Sheet 2024); bands ASSUMPTION",
     ),
     # Prior stroke: no prevalence table was retrieved; ASSUMPTION rising with age, consistent
@@ -104,8 +104,8 @@ PREVALENCE: dict[str, PrevalenceTarget] = {
     # eGFR <60 (CKD stage 3-5): 2.5 % of adults (3a 1.9 + 3b 0.4 + 4-5 0.2 %, Park et al.
     # J Korean Med Sci 2016;31:915) and ~10 % at 70+ (§3.2).  Bands ASSUMPTION.
     "egfr_lt60": PrevalenceTarget(
-        (0.001, 0.002, 0.005, 0.012, 0.035, 0.09, 0.20),
-        (0.001, 0.002, 0.005, 0.012, 0.035, 0.09, 0.20),
+        (0.001, 0.002, 0.004, 0.010, 0.025, 0.065, 0.15),
+        (0.001, 0.002, 0.004, 0.010, 0.025, 0.065, 0.15),
         "anchor 2.5 % of adults eGFR <60 (JKMS 2016;31:915); bands ASSUMPTION",
     ),
 }

@@ -208,6 +208,20 @@ def draw_events(rng: np.random.Generator, p: Columns, h: Columns) -> tuple[Colum
     old = age >= 80
     f1, f2, r = _solve_stroke_calibration(rate, prior, old, n, int(old.sum()))
     stroke_rate = rate * np.where(old, f2, f1) * np.where(prior, r, 1.0)
+    # The KDCA figures count events; a person here has at most one stroke in the horizon, so
+    # match the expected number of people with a stroke (5-year probability, not summed
+    # hazard) in the under-80 and 80+ groups with a few multiplicative corrections.
+    targets = {
+        False: (cal.STROKE_CRUDE_PER_100K * n - cal.STROKE_80PLUS_PER_100K * old.sum()) / 1e5,
+        True: cal.STROKE_80PLUS_PER_100K / 1e5 * old.sum(),
+    }
+    for _ in range(6):
+        p5 = -np.expm1(-HORIZON_YEARS * stroke_rate) / HORIZON_YEARS
+        for group, target in targets.items():
+            sel = old == group
+            got = p5[sel].sum()
+            if got > 0 and target > 0:
+                stroke_rate[sel] *= target / got
 
     points = findrisc_points(
         age,
