@@ -42,6 +42,11 @@ LOOKBACK_S = 8 * DAY
 LOOKAHEAD_S = {"weight": 3 * DAY, "bp": 3600, "temperature": DAY}
 #: reading ids kept on an alert (the count goes on)
 MAX_REFS = 100
+#: a firing of the key rule resolves open alerts of these rules for the same person
+SUPERSEDES = {
+    "bp.severe": ("bp.severe_unconfirmed",),
+    "bp.emergency": ("bp.severe_unconfirmed",),
+}
 
 
 @dataclass
@@ -239,7 +244,27 @@ def apply_firings(
         change = _refire(s, alert, top, rids, eff, now)
         if change is not None:
             changes.append(change)
+    changes.extend(_supersede(s, firings, now))
     return changes
+
+
+def _supersede(s: Session, firings: Sequence[Firing], now: datetime) -> list[AlertChange]:
+    keys = {
+        f"{f.person_id}|{old}"
+        for f in firings
+        if f.rule_id in SUPERSEDES
+        for old in SUPERSEDES[f.rule_id]
+    }
+    if not keys:
+        return []
+    out = []
+    for a in s.scalars(
+        select(Alert).where(Alert.dedup_key.in_(sorted(keys)), Alert.status != "resolved")
+    ):
+        a.status, a.resolved_at, a.resolved_by, a.updated_at = "resolved", now, "system", now
+        s.add(AlertEvent(alert_id=a.id, at=now, event="superseded", detail={}))
+        out.append(_change(a, "resolved", False, []))
+    return out
 
 
 def _ts(t: int | None) -> datetime | None:
