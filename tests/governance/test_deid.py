@@ -348,5 +348,5 @@ def test_scan_finds_a_planted_identifier(region, audit) -> None:
         "'{\"note\": \"call 010-1234-5678\"}') WHERE resource_type = 'Condition'"
     )
     con.close()
-    hits = scan_zone_for(integrated_path(region), ["010-1234-5678", "김영희", "1234"])
+    hits = scan_zone_for(integrated_path(region), ["010-1234-5678", "김영희", "234"])
     assert hits == [("resources", "010-1234-5678")]
