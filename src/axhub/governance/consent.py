@@ -301,7 +301,8 @@ def store_consents(
             "purpose VARCHAR, decision VARCHAR, effective_from TIMESTAMPTZ, "
             "effective_to TIMESTAMPTZ, recorded TIMESTAMPTZ, consent_key VARCHAR, source VARCHAR)"
         )
-        con.executemany("INSERT INTO _incoming VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if rows:
+            con.executemany("INSERT INTO _incoming VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         clash = con.execute("""
             SELECT i.source, c.source, i.purpose FROM _incoming i JOIN consent c
               ON c.site_key = i.site_key AND c.purpose = i.purpose
