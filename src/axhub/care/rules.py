@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from axhub.care.thresholds import FIXED
+from axhub.clinical.scores import news2 as N2
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -510,29 +511,43 @@ def _simple(tg: Frame, em: _Emitter) -> None:
 
 
 # --- NEWS2 (RCP 2017) ---------------------------------------------------------------------
+def _band(values: F64, bands: tuple[tuple[float, int], ...]) -> F64:
+    uppers = np.array([b[0] for b in bands], dtype=np.float64)
+    pts = np.array([b[1] for b in bands], dtype=np.float64)
+    idx = np.searchsorted(uppers, np.nan_to_num(values), side="left")
+    return pts[np.clip(idx, 0, len(pts) - 1)]
+
+
+def _half_up(v: F64, digits: int = 0) -> F64:
+    scale = 10.0**digits
+    return np.floor(v * scale + 0.5) / scale
+
+
 def news2_points(kind: str, v: F64, scale2: B | None = None, on_o2: B | None = None) -> F64:
-    """NEWS2 points of one parameter (RCP 2017 table, reference §3.8), vectorised."""
+    """NEWS2 points of one parameter, vectorised.
+
+    The bands are the project's one NEWS2 table, ``axhub.clinical.scores.news2`` (RCP 2017
+    Chart 1; reference §3.8), with its rounding to the chart's resolution (decision 0046).
+    """
     if kind == "resp_rate":
-        return np.select([v <= 8, v <= 11, v <= 20, v <= 24], [3, 1, 0, 2], 3).astype(float)
+        return _band(_half_up(v), N2.RESP)
     if kind == "heart_rate":
-        return np.select(
-            [v <= 40, v <= 50, v <= 90, v <= 110, v <= 130], [3, 1, 0, 1, 2], 3
-        ).astype(float)
+        return _band(_half_up(v), N2.PULSE)
     if kind == "bp":
-        return np.select([v <= 90, v <= 100, v <= 110, v <= 219], [3, 2, 1, 0], 3).astype(float)
+        return _band(_half_up(v), N2.SBP)
     if kind == "temperature":
-        return np.select([v <= 35.0, v <= 36.0, v <= 38.0, v <= 39.0], [3, 1, 0, 1], 2).astype(
-            float
-        )
+        return _band(_half_up(v, 1), N2.TEMP)
     if kind == "consciousness":
-        return np.where(v >= 1, 3.0, 0.0)
+        return np.where(v >= 1, float(N2.CONSCIOUSNESS), 0.0)
     if kind == "spo2":
-        s1 = np.select([v <= 91, v <= 93, v <= 95], [3, 2, 1], 0).astype(float)
+        s = _half_up(v)
+        s1 = _band(s, N2.SPO2_SCALE1)
+        if scale2 is None:
+            return s1
         o2 = on_o2 if on_o2 is not None else np.zeros(len(v), dtype=bool)
-        s2_low = np.select([v <= 83, v <= 85, v <= 87], [3, 2, 1], 0).astype(float)
-        s2_high = np.where(o2, np.select([v <= 92, v <= 94, v <= 96], [0, 1, 2], 3), 0)
-        s2 = np.maximum(s2_low, s2_high.astype(float))
-        return np.where(scale2, s2, s1) if scale2 is not None else s1
+        s2 = np.where(s <= 92, _band(s, N2.SPO2_SCALE2_LOW),
+                      np.where(o2, _band(s, N2.SPO2_SCALE2_ON_O2), 0.0))  # fmt: skip
+        return np.where(scale2, s2, s1)
     raise ValueError(kind)
 
 
@@ -562,8 +577,8 @@ def _news2(
         last = np.clip(end - 1, 0, max(len(h.v) - 1, 0))
         vals = h.v[last] if len(h.v) else np.zeros(len(t))
         pts = news2_points(kind, vals, scale2, h.on_oxygen[last] if len(h.v) else None)
-        if kind == "spo2":  # "Air or oxygen?": oxygen scores 2
-            pts = pts + np.where(h.on_oxygen[last], 2.0, 0.0) if len(h.v) else pts
+        if kind == "spo2" and len(h.v):  # "Air or oxygen?": oxygen scores 2
+            pts = pts + np.where(h.on_oxygen[last], float(N2.OXYGEN), 0.0)
         total += np.where(ok, pts, 0.0)
         present += ok
         for i in np.flatnonzero(~ok):
