@@ -64,6 +64,7 @@ def test_missing_input_gives_reason_not_number() -> None:
         ({"age_years": 82}, "prevent_cvd_10y", "outside validated range: age_years 30–79"),
         ({"age_years": 65}, "prevent_cvd_30y", "outside validated range: age_years 30–59"),
         ({"sex": "unknown"}, "pce_ascvd_10y", "unreadable sex"),
+        ({"race_black": "asian"}, "pce_ascvd_10y", "unreadable race_black"),
     ],
 )
 def test_implausible_and_out_of_range_inputs_are_excluded_with_reason(

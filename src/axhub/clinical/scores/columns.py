@@ -194,6 +194,9 @@ class Inputs:
     values: dict[str, np.ndarray]
     status: dict[str, np.ndarray]
     messages: dict[tuple[str, int], str] = field(default_factory=dict)
+    # Columns with at least one missing / implausible value (lets scores skip clean columns).
+    with_missing: set[str] = field(default_factory=set)
+    with_problems: set[str] = field(default_factory=set)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.values[name]
@@ -201,6 +204,16 @@ class Inputs:
     def set_derived(self, name: str, values: np.ndarray, status: np.ndarray) -> None:
         self.values[name] = values
         self.status[name] = status
+        self._index(name)
+
+    def _index(self, name: str) -> None:
+        st = self.status[name]
+        self.with_missing.discard(name)
+        self.with_problems.discard(name)
+        if np.any(st == MISSING):
+            self.with_missing.add(name)
+        if np.any(st >= IMPLAUSIBLE):
+            self.with_problems.add(name)
 
     def problem_counts(self) -> dict[str, int]:
         """Count of implausible (incl. unit-suspect) values per input column."""
@@ -357,6 +370,7 @@ def read_inputs(data: Any, *, path: str = "<table>", first_line: int | None = No
             status = np.where(empty, OK, status).astype(np.int8)
         inputs.values[spec.name] = vals
         inputs.status[spec.name] = status
+        inputs._index(spec.name)
         for code in (IMPLAUSIBLE, UNIT_SUSPECT):
             inputs.messages[(spec.name, code)] = _message(spec, code)
     problems = inputs.problem_counts()

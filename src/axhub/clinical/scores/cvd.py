@@ -204,6 +204,7 @@ def pce_2013(x: Inputs) -> Score:
         "bp_treated",
         "smoker_current",
         "diabetes",
+        "race_black",  # empty means "other" (0); an unreadable value is reported
     ]
     require(x, r, names)
     for name, (lo, hi) in PCE_RANGES.items():
@@ -245,6 +246,7 @@ def pce_2018(x: Inputs) -> Score:
         "bp_treated",
         "smoker_current",
         "diabetes",
+        "race_black",  # empty means "other" (0); an unreadable value is reported
     ]
     require(x, r, names)
     for name, (lo, hi) in PCE_RANGES.items():

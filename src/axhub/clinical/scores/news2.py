@@ -34,6 +34,7 @@ NEWS2_INPUTS = (
     "pulse_bpm",
     "consciousness",
     "temp_c",
+    "spo2_scale2",  # empty means scale 1; an unreadable value is reported
 )
 
 

@@ -104,35 +104,49 @@ BASE_INPUTS = (
 )
 
 
+def _copy(r: Reasons) -> Reasons:
+    c = Reasons(len(r.codes))
+    c.codes, c.messages = r.codes.copy(), list(r.messages)
+    return c
+
+
 def prevent(x: Inputs) -> dict[str, Score]:
     """All ten base-model risks (fraction): ids ``prevent_<outcome>_<10y|30y>``."""
     coefs = coefficients("base")
     sex = np.nan_to_num(x["sex"]).astype(np.intp)
-    out: dict[str, Score] = {}
+    is_female = sex == 1
+    keys = [(h, o) for h in HORIZONS for o in OUTCOMES]
     with np.errstate(invalid="ignore"):
         t = terms(x)
         names = list(t)
-        # One (n × terms) matrix; each outcome is two mat-vec products (male, female coefficients).
-        matrix = np.nan_to_num(np.column_stack([t[k] for k in names]))
-        is_female = sex == 1
-        for horizon in HORIZONS:
-            base = Reasons(x.n)
-            require(x, base, BASE_INPUTS)
-            in_range(x, base, "age_years", *AGE_RANGE[horizon], f"{horizon}-year PREVENT")
-            for name, (lo, hi) in RANGES.items():
-                in_range(x, base, name, lo, hi, "PREVENT")
-            for outcome in OUTCOMES:
-                c = coefs[(horizon, outcome)]
-                if outcome == "hf":
-                    r = Reasons(x.n)
-                    r.codes, r.messages = base.codes.copy(), list(base.messages)
-                    require(x, r, ["bmi_kgm2"])
-                    in_range(x, r, "bmi_kgm2", *BMI_RANGE, "PREVENT heart failure")
-                else:
-                    r = base
-                beta = np.array([c.get(k, np.zeros(2)) for k in names])  # (terms, 2)
-                lp = np.where(is_female, matrix @ beta[:, 1], matrix @ beta[:, 0])
-                lp += c["constant"][sex]
-                risk = 1.0 / (1.0 + np.exp(-lp))
-                out[f"prevent_{outcome}_{horizon}y"] = Score(risk, r).finish()
+        # One (terms × n) matrix, written row by row (contiguous), times one (terms × 20)
+        # coefficient matrix: every outcome, horizon and sex in a single pass.  NaN terms only
+        # reach rows that are not computable anyway, except BMI (used by heart failure only).
+        matrix = np.empty((len(names), x.n))
+        for i, k in enumerate(names):
+            matrix[i] = t[k]
+            if "bmi" in k:
+                np.nan_to_num(matrix[i], copy=False)
+        beta = np.array(
+            [[coefs[key].get(k, np.zeros(2))[s] for key in keys for s in (0, 1)] for k in names]
+        )
+        lp_all = beta.T @ matrix  # (20, n)
+    common = Reasons(x.n)
+    require(x, common, BASE_INPUTS)
+    out: dict[str, Score] = {}
+    for horizon in HORIZONS:
+        base = _copy(common)
+        in_range(x, base, "age_years", *AGE_RANGE[horizon], f"{horizon}-year PREVENT")
+        for name, (lo, hi) in RANGES.items():
+            in_range(x, base, name, lo, hi, "PREVENT")
+        hf = _copy(base)
+        require(x, hf, ["bmi_kgm2"])
+        in_range(x, hf, "bmi_kgm2", *BMI_RANGE, "PREVENT heart failure")
+        for outcome in OUTCOMES:
+            j = 2 * keys.index((horizon, outcome))
+            lp = np.where(is_female, lp_all[j + 1], lp_all[j])
+            lp += coefs[(horizon, outcome)]["constant"][sex]
+            risk = 1.0 / (1.0 + np.exp(-lp))
+            r = hf if outcome == "hf" else base
+            out[f"prevent_{outcome}_{horizon}y"] = Score(risk, r).finish()
     return out

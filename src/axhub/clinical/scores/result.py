@@ -41,9 +41,10 @@ class Reasons:
 
 def require(x: Inputs, reasons: Reasons, names: Sequence[str]) -> None:
     """Rows missing any of ``names`` get "needs a, b"; then implausible inputs are named."""
-    bits = np.zeros(x.n, dtype=np.int64)
+    bits = np.zeros(x.n, dtype=np.int32)
     for i, name in enumerate(names):
-        bits |= (x.status[name] == MISSING).astype(np.int64) << i
+        if name in x.with_missing:
+            bits += (x.status[name] == MISSING) * np.int32(1 << i)
     sel = (bits != 0) & (reasons.codes == 0)
     if sel.any():
         uniq, inverse = np.unique(bits[sel], return_inverse=True)
@@ -53,6 +54,8 @@ def require(x: Inputs, reasons: Reasons, names: Sequence[str]) -> None:
             reasons.messages.append(PREFIX + "needs " + ", ".join(missing))
         reasons.codes[sel] = base + inverse.astype(np.int32)
     for name in names:
+        if name not in x.with_problems:
+            continue
         st = x.status[name]
         for code in (IMPLAUSIBLE, UNIT_SUSPECT):
             reasons.add(st == code, x.messages[(name, code)])
