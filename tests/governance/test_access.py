@@ -1,0 +1,205 @@
+"""The governed store: who sees what, per-project pseudonyms, re-identification, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pyarrow as pa
+import pytest
+
+from axhub.errors import EngineError, NotFoundError, PolicyDenied
+from axhub.governance.access import GovernedStore
+from axhub.governance.keys import KeyStore
+from axhub.governance.principals import Principal, Project, Role
+from axhub.governance.pseudonym import pseudonym
+from axhub.governance.purposes import Purpose
+
+from .conftest import MAPPING, NOW
+
+OP = Principal("op-1", Role.OPERATOR)
+RES_A = Principal("r-lee", Role.RESEARCHER, project_id="pa")
+RES_B = Principal("r-cho", Role.RESEARCHER, project_id="pb")
+
+
+def project(pid: str, days: int = 30, budget: float = 1.0) -> Project:
+    return Project(
+        pid,
+        f"DRB-{pid}",
+        frozenset({Purpose.RESEARCH}),
+        frozenset({"Patient", "Condition"}),
+        NOW + dt.timedelta(days=days),
+        budget,
+    )
+
+
+@pytest.fixture
+def store(region) -> GovernedStore:
+    s = GovernedStore(region, clock=lambda: NOW)
+    s.deidentify(OP, pa.table(MAPPING))
+    s.register_project(OP, project("pa"))
+    s.register_project(OP, project("pb"))
+    return s
+
+
+def zone_person(store: GovernedStore, regional: str) -> str:
+    return pseudonym(KeyStore(store.settings).key("zone"), f"person:{regional}")
+
+
+def test_clinician_sees_persons_with_a_record_at_their_site(store) -> None:
+    knuh = store.read(Principal("dr-kim", Role.CLINICIAN, site="knuh"), "treatment")
+    a = zone_person(store, "R-0001")
+    assert set(knuh.column("person_id").to_pylist()) == {a}
+    assert set(knuh.column("site").to_pylist()) == {"knuh", "hallym"}  # the linked record too
+    hallym = store.read(Principal("dr-han", Role.CLINICIAN, site="hallym"), "treatment")
+    assert len(set(hallym.column("person_id").to_pylist())) == 2
+
+
+def test_unknown_site_is_refused_with_suggestions(store) -> None:
+    with pytest.raises(NotFoundError) as exc:
+        store.read(Principal("dr-x", Role.CLINICIAN, site="kunh"), "treatment")
+    assert exc.value.suggestions == ["knuh"]
+
+
+def test_care_team_sees_its_roster_only(store) -> None:
+    worker = Principal("cw-park", Role.CARE_WORKER, care_team="team-3")
+    assert store.read(worker, "care_at_home").num_rows == 0
+    b = zone_person(store, "R-0002")
+    store.set_roster(OP, "team-3", [b])
+    rows = store.read(worker, "care_at_home")
+    assert set(rows.column("person_id").to_pylist()) == {b} and rows.num_rows == 2
+
+
+def test_research_pseudonyms_are_per_project_and_consistent_within(store) -> None:
+    a_rows = store.read(RES_A, "research")
+    b_rows = store.read(RES_B, "research")
+    zone_ids = {zone_person(store, "R-0001"), zone_person(store, "R-0002")}
+    pa_ids = set(a_rows.column("person_id").to_pylist())
+    pb_ids = set(b_rows.column("person_id").to_pylist())
+    assert len(pa_ids) == len(pb_ids) == 2
+    assert pa_ids.isdisjoint(pb_ids) and pa_ids.isdisjoint(zone_ids)
+    assert set(a_rows.column("id").to_pylist()).isdisjoint(b_rows.column("id").to_pylist())
+    for row in a_rows.to_pylist():
+        doc = json.loads(row["resource"])
+        text = row["resource"]
+        assert not any(z in text for z in zone_ids)  # no zone pseudonym survives re-keying
+        if row["resource_type"] == "Condition":
+            assert doc["subject"]["reference"] == f"Patient/{row['person_id']}"
+        else:
+            assert doc["id"] == row["person_id"] == row["id"]
+    # stable: the same project gets the same pseudonyms on every read
+    assert set(store.read(RES_A, "research").column("person_id").to_pylist()) == pa_ids
+
+
+def test_research_is_limited_to_project_scope(store) -> None:
+    with pytest.raises(PolicyDenied, match="outside project"):
+        store.read(RES_A, "research", ["Encounter"])
+    assert set(store.read(RES_A, "research").column("resource_type").to_pylist()) == {
+        "Patient",
+        "Condition",
+    }
+
+
+def test_expired_project_is_denied_and_audited(store) -> None:
+    store.register_project(OP, project("old", days=-1))
+    with pytest.raises(PolicyDenied) as exc:
+        store.read(Principal("r-old", Role.RESEARCHER, project_id="old"), "research")
+    assert "DRB-old" in str(exc.value) and "expired" in str(exc.value)
+    last = list(store.audit.entries())[-1]
+    assert last["outcome"] == "deny" and last["policy_id"] == "research.approved-project"
+
+
+def test_public_health_gets_aggregates_only(store) -> None:
+    ph = Principal("ph-1", Role.PUBLIC_HEALTH_ANALYST)
+    with pytest.raises(PolicyDenied):
+        store.read(ph, "public_health_statistics")
+    table = store.aggregate(
+        ph,
+        "public_health_statistics",
+        "SELECT resource->'address'->0->>'district' AS district, resource->>'gender' AS sex, "
+        "count(*) AS n FROM resources WHERE resource_type = 'Patient' GROUP BY ALL",
+        row="district",
+        col="sex",
+    )
+    cells = {(r["district"], r["sex"]): r["n"] for r in table.to_pylist()}
+    assert cells[("(total)", "(total)")] is None  # 3 records: small, hidden
+    assert all(v is None or v == 0 for v in cells.values())
+    with pytest.raises(PolicyDenied, match="pseudonymous ids"):
+        store.aggregate(
+            ph,
+            "public_health_statistics",
+            "SELECT person_id AS who, 'x' AS k, count(*) AS n FROM resources GROUP BY ALL",
+            row="who",
+            col="k",
+        )
+
+
+def test_query_session_cannot_open_other_files(store) -> None:
+    raw = str(store.settings.raw_zone_path)
+    for sql in (f"SELECT * FROM read_json_auto('{raw}')", f"ATTACH '{raw}' AS r"):
+        with pytest.raises(EngineError):
+            store.query(RES_A, "research", sql)
+    leaked = store.query(RES_A, "research", "SELECT getvariable('project_pseudo_ipad') AS k")
+    assert leaked.column("k").to_pylist() == [None]  # key material was removed
+    out = store.query(RES_A, "research", "SELECT count(*) AS n FROM resources")
+    assert out.column("n").to_pylist() == [6]  # 3 Patient + 3 Condition rows
+
+
+def test_reidentification_is_care_only_and_audited(store) -> None:
+    a = zone_person(store, "R-0001")
+    doc = Principal("dr-kim", Role.CLINICIAN, site="knuh")
+    table = store.reidentify(doc, "treatment", [a])
+    assert table.to_pylist() == [{"person_id": a, "site": "knuh", "patient_id": "k1"}]
+    entry = list(store.audit.entries())[-1]
+    assert entry["kind"] == "reidentify" and entry["subjects"] == [a]
+    for principal, purpose in (
+        (RES_A, "research"),
+        (doc, "quality_improvement"),
+        (Principal("ag", Role.AGENT, care_team="t", on_behalf_of="x"), "care_at_home"),
+    ):
+        with pytest.raises(PolicyDenied):
+            store.reidentify(principal, purpose, [a])
+    worker = Principal("cw", Role.CARE_WORKER, care_team="t9")
+    assert store.reidentify(worker, "care_at_home", [a]).num_rows == 0  # not on the roster
+    store.set_roster(OP, "t9", [a])
+    assert store.reidentify(worker, "care_at_home", [a]).num_rows == 2
+
+
+def test_differential_privacy_budget_is_enforced_and_persisted(store) -> None:
+    sql = (
+        "SELECT person_id, resource->'address'->0->>'district' AS key FROM resources "
+        "WHERE resource_type = 'Patient'"
+    )
+    out = store.release_dp(
+        RES_A, "research", sql, partitions=["퇴계동", "신북읍", "효자동"], epsilon=0.6
+    )
+    assert out.column("key").to_pylist() == sorted(["퇴계동", "신북읍", "효자동"])
+    assert all(n >= 0 for n in out.column("n").to_pylist())
+    again = GovernedStore(store.settings, clock=lambda: NOW)  # a new process sees the ledger
+    with pytest.raises(PolicyDenied, match=re.escape("spent 0.6 of 1")):
+        again.release_dp(RES_A, "research", sql, partitions=["퇴계동"], epsilon=0.5)
+    means = again.release_dp(
+        RES_A,
+        "research",
+        "SELECT person_id, 'all' AS key, 50 AS value FROM resources",
+        partitions=["all"],
+        epsilon=0.4,
+        bounds=(0, 120),
+    )
+    assert 0 <= means.column("mean").to_pylist()[0] <= 120
+    releases = [e for e in again.audit.entries() if e["kind"] == "release"]
+    assert [e["detail"]["epsilon"] for e in releases] == [0.6, 0.4]
+
+
+def test_audit_holds_no_direct_identifiers(store) -> None:
+    store.read(Principal("dr-kim", Role.CLINICIAN, site="knuh"), "treatment")
+    store.reidentify(
+        Principal("dr-kim", Role.CLINICIAN, site="knuh"),
+        "treatment",
+        [zone_person(store, "R-0001")],
+    )
+    text = store.audit.path.read_text()
+    for needle in ("김영희", "010-1234-5678", "KN0001", "1948-03-15", 'k1"', "R-0001"):
+        assert needle not in text
+    assert store.audit.verify().entries > 5
