@@ -59,6 +59,7 @@ LOINC_KIND: dict[str, str] = {
     "2339-0": "glucose",  # Glucose [Mass/volume] in Blood
     "15074-8": "glucose",  # Glucose [Moles/volume] in Blood
     "2345-7": "glucose",  # Glucose [Mass/volume] in Serum or Plasma
+    "41950-7": "steps",  # Number of steps in 24 hour Measured
 }
 SYSTOLIC, DIASTOLIC = "8480-6", "8462-4"
 INHALED_O2 = ("3151-8", "3150-0")  # inhaled oxygen flow rate / concentration

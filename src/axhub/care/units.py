@@ -1,7 +1,8 @@
 """Reading kinds, unit normalisation and plausibility limits (vectorised over a batch).
 
 Normalised units: BP mmHg, glucose mg/dL, SpO2 %, weight kg, temperature °C, heart and
-respiratory rate /min.  Conversions are physical definitions:
+respiratory rate /min, steps /d (stored for the agents; no rule reads them).
+Conversions are physical definitions:
 
 - glucose 1 mmol/L = 18.0156 mg/dL (molar mass of glucose 180.156 g/mol); the result is
   rounded to whole mg/dL, the display resolution of mg/dL meters, so that the paired
@@ -34,6 +35,7 @@ KINDS = (
     "heart_rate",
     "resp_rate",
     "consciousness",
+    "steps",
 )
 
 NORMAL_UNIT = {
@@ -45,6 +47,7 @@ NORMAL_UNIT = {
     "heart_rate": "/min",
     "resp_rate": "/min",
     "consciousness": "{ACVPU}",
+    "steps": "/d",
 }
 
 # unit spelling (lower-cased) -> (kind family, conversion name)
@@ -66,6 +69,7 @@ _UNITS: dict[str, dict[str, str]] = {
     "heart_rate": {"/min": "id", "{beats}/min": "id", "bpm": "id", "1/min": "id"},
     "resp_rate": {"/min": "id", "{breaths}/min": "id", "1/min": "id", "breaths/min": "id"},
     "consciousness": {"{acvpu}": "id"},
+    "steps": {"/d": "id", "{steps}/d": "id", "steps": "id"},
 }
 
 ACVPU = {"A": 0.0, "C": 1.0, "V": 2.0, "P": 3.0, "U": 4.0}
@@ -113,6 +117,7 @@ PLAUSIBLE: dict[str, Limits] = {
     "heart_rate": Limits(20, 300),
     "resp_rate": Limits(2, 80),
     "consciousness": Limits(0, 4),
+    "steps": Limits(0, 100_000),
 }
 DIASTOLIC = Limits(20, 200)
 
