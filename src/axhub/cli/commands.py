@@ -7,10 +7,12 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
-    from axhub.cli import audit, governance, ingest, scores, synth
+    from axhub.cli import audit, demo, governance, ingest, medsafety, scores, synth
 
+    demo.register(app)
     synth.register(app)
     ingest.register(app)
     governance.register(app)
     audit.register(app)
     scores.register(app)
+    medsafety.register(app)
