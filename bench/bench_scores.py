@@ -49,7 +49,8 @@ def main() -> None:
 
     print(
         f"machine: {platform.machine()} {os.cpu_count()} logical CPUs, Python "
-        f"{platform.python_version()}"
+        f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} "
+        "(above 2 means the cores are shared)"
     )
     t0 = time.perf_counter()
     table = population(args.people, seed=args.seed)
