@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from axhub.synth import render as r
 from axhub.synth import resources as res
 from axhub.synth.health import draw_health
 from axhub.synth.names import NameTables
-from axhub.synth.population import BASELINE, draw_people
+from axhub.synth.population import BASELINE, Columns, draw_people
 from axhub.synth.sites import (
     CLINIC_IDS,
     DISCREPANCY_RATES,
@@ -37,20 +38,39 @@ log = logging.getLogger(__name__)
 GENERATOR_VERSION = "1"
 
 
-def generate(
-    people: int, seed: int, out: Path | str, *, gzip_output: bool = False
-) -> dict[str, Any]:
-    """Generate the region into ``out`` and return the report (also in manifest.json)."""
+@dataclass
+class Drawn:
+    """The region in memory (true values, visits, site copies of demographics)."""
+
+    people: int
+    seed: int
+    streams: list[np.random.SeedSequence]
+    names: NameTables
+    p: Columns
+    shared: np.ndarray
+    h: Columns
+    risk: Columns
+    events: Columns
+    visits: Columns
+    demo: Columns
+    plan: Columns
+    vmatrix: np.ndarray
+    prescriber: np.ndarray
+    person_ids: np.ndarray
+    clinic_of_person: np.ndarray
+
+    def report(self) -> dict[str, Any]:
+        """The calibration report of this region."""
+        return report.calibration_report(self.p, self.h, self.events, self.visits, self.risk)
+
+
+def draw_region(people: int, seed: int) -> Drawn:
+    """Draw everything that is not a file: people, health, outcomes, visits, site copies."""
     if people < 1:
         raise InputError("people must be at least 1", field="people", reason=str(people))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    ss = np.random.SeedSequence(seed)
-    streams = ss.spawn(16)
+    streams = np.random.SeedSequence(seed).spawn(16)
     rng = [np.random.default_rng(s) for s in streams]
     names = NameTables()
-
     p = draw_people(rng[0], people, names)
     shared = share_name_and_birth_date(rng[1], p)
     h = draw_health(rng[2], p)
@@ -63,9 +83,42 @@ def generate(
     prescriber = records.prescriber_site(vmatrix)
     person_ids = np.char.add("P", np.char.zfill(np.arange(1, people + 1).astype(str), 7))
     clinic_of_person = rng[7].integers(0, len(CLINIC_IDS), people)
+    return Drawn(
+        people,
+        seed,
+        streams,
+        names,
+        p,
+        shared,
+        h,
+        risk,
+        events,
+        visits,
+        demo,
+        plan,
+        vmatrix,
+        prescriber,
+        person_ids,
+        clinic_of_person,
+    )
+
+
+def generate(
+    people: int, seed: int, out: Path | str, *, gzip_output: bool = False
+) -> dict[str, Any]:
+    """Generate the region into ``out`` and return the report (also in manifest.json)."""
+    t0 = time.perf_counter()
+    d = draw_region(people, seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    streams, rng14 = d.streams, np.random.default_rng(d.streams[14])
+    p, h, risk, events, visits = d.p, d.h, d.risk, d.events, d.visits
+    person_ids, names, shared, vmatrix = d.person_ids, d.names, d.shared, d.vmatrix
     t_people = time.perf_counter() - t0
 
-    region = Region(seed, p, h, visits, demo, plan, prescriber, clinic_of_person, person_ids)
+    region = Region(
+        seed, p, h, visits, d.demo, d.plan, d.prescriber, d.clinic_of_person, person_ids
+    )
     files = Files(out, gzip_output)
     outputs = [
         write_site(region, si, np.random.default_rng(streams[8 + si]), files)
@@ -75,8 +128,10 @@ def generate(
     site_rows = [o.records for o in outputs]
     phc_patient_of_person = outputs[SITES.index("phc")].patient_of_person
     knuh_patient_of_person = outputs[SITES.index("knuh")].patient_of_person
-    dev = _write_devices(rng[9 + 4], files, p, h, vmatrix, phc_patient_of_person, seed, out)
-    meta = _write_metabolomics(rng[14], p, h, vmatrix, knuh_patient_of_person, out)
+    dev = _write_devices(
+        np.random.default_rng(streams[13]), files, p, h, vmatrix, phc_patient_of_person, seed, out
+    )
+    meta = _write_metabolomics(rng14, p, h, vmatrix, knuh_patient_of_person, out)
 
     gt = out / "ground_truth"
     gt.mkdir(parents=True, exist_ok=True)
@@ -93,7 +148,7 @@ def generate(
         gt / "events.parquet",
     )
 
-    rep = report.calibration_report(p, h, events, visits, risk)
+    rep = d.report()
     total_resources = sum(f["lines"] for f in files.written)
     manifest = {
         "generator": "axhub.synth",
