@@ -7,7 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
-    from axhub.cli import audit, demo, governance, ingest, medsafety, scores, synth
+    from axhub.cli import audit, care, demo, governance, ingest, medsafety, scores, synth
 
     demo.register(app)
     synth.register(app)
@@ -16,3 +16,4 @@ def register(app: typer.Typer) -> None:
     audit.register(app)
     scores.register(app)
     medsafety.register(app)
+    care.register(app)

@@ -9,6 +9,7 @@ Absence of findings is never worded as "safe" (see :data:`texts.NO_FINDING_NOTE`
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 EVIDENCE_ORDER = {"known": 0, "criterion": 1, "predicted": 2, "unresolved": 3}
 ANTICHOLINERGIC_THRESHOLD = 3  # ARS total >= 3: the highest-risk group in Rudolph et al. 2008
 ELDERLY_CHECK_AGE = 65
+_PAREN = re.compile(r"\s*\([^)]*\)$")  # "grapefruit (incl. juice)" reads as "grapefruit"
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def _values(kb: Knowledge, drug: int, other: int | None, other_kind: str | None)
     values = {"drug": d.name_en, "drug_ko": d.name_ko}
     if other is not None:
         o = kb.foods[other] if other_kind == "food" else kb.drugs[other]
-        values.update(other=o.name_en, other_ko=o.name_ko)
+        values.update(other=_PAREN.sub("", o.name_en), other_ko=o.name_ko)
     return values
 
 
@@ -313,7 +315,7 @@ def elderly_findings(kb: Knowledge, drugs: Sequence[int], age: int) -> list[Find
 def duplicate_findings(kb: Knowledge, drugs: Sequence[int]) -> list[Finding]:
     """Two or more drugs of the same ATC level-4 class (first five characters)."""
     groups: dict[str, list[int]] = defaultdict(list)
-    for d in drugs:
+    for d in sorted(drugs):  # vocabulary order, as in the population check
         groups[kb.drugs[d].atc[:5]].append(d)
     out: list[Finding] = []
     for atc4, members in sorted(groups.items()):

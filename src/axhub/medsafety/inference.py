@@ -394,7 +394,9 @@ def combine(kb: Knowledge, pred: Predictions, exclude_drug: int | None = None) -
     food_sev = np.where(fk > 0, fk, food_pred).astype(np.int8)
     food_ev = np.where(fk > 0, 1, np.where(food_pred > 0, 2, 0)).astype(np.int8)
     sym = np.maximum(pred.dd_sev, pred.dd_sev.T)
-    victim_first = pred.dd_sev >= pred.dd_sev.T
+    idx = np.arange(nd)
+    ties = (pred.dd_sev == pred.dd_sev.T) & (idx[:, None] < idx[None, :])
+    victim_first = (pred.dd_sev > pred.dd_sev.T) | ties  # ties: lower index reported first
     dd_pred = np.where(dctl, 0, sym).astype(np.int8)
     dd_sev = np.where(dk > 0, dk, dd_pred).astype(np.int8)
     dd_ev = np.where(dk > 0, 1, np.where(dd_pred > 0, 2, 0)).astype(np.int8)

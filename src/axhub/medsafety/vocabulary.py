@@ -21,7 +21,9 @@ from axhub.medsafety.knowledge import Knowledge
 _ACCEPT = 90.0
 _MARGIN = 4.0
 _SUGGEST = 60.0
-_DOSE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|g|ml|iu|단위|밀리그램|그램)?", re.IGNORECASE)
+_DOSE = re.compile(
+    r"\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|ml|iu|g|단위|밀리그램|그램)(?![a-z])", re.IGNORECASE
+)
 _PUNCT = re.compile(r"[\s\-_.,'’/()·]+")
 # Korean dosage-form words that often trail a product name (…정, …캡슐).
 _FORM_SUFFIXES = ("서방정", "장용정", "필름코팅정", "캡슐", "시럽", "정")
