@@ -9,7 +9,7 @@ pure Python; decision record 0081).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -169,7 +169,7 @@ class CareStore:
             return _view(row)
 
     def set_thresholds(
-        self, person_id: str, changes: dict[str, float | None], *, by: str, reason: str = ""
+        self, person_id: str, changes: Mapping[str, float | None], *, by: str, reason: str = ""
     ) -> EnrolmentView:
         """Change personal thresholds (None removes one); refused outside the safety limits."""
         with self.session() as s:
