@@ -161,6 +161,12 @@ def test_linkage_mapping_gives_one_person_across_sites(region, audit) -> None:
     assert oct(codebook_path(region).stat().st_mode & 0o777) == "0o600"
 
 
+def test_linkage_output_shape_is_accepted(region, audit) -> None:
+    links = pa.table(MAPPING).rename_columns(["site", "record_id", "person_id"])
+    report = deidentify(region, audit, mapping=links)
+    assert (report.linked_patients, report.persons) == (3, 2)
+
+
 def test_without_mapping_each_site_patient_is_its_own_person(region, audit) -> None:
     report = deidentify(region, audit)
     assert report.persons == 3 and report.linked_patients == 0

@@ -324,6 +324,11 @@ def _load_mapping(con: duckdb.DuckDBPyConnection, mapping: pa.Table | None) -> N
     con.execute("CREATE TEMP TABLE _mapping (site VARCHAR, patient_id VARCHAR, person_id VARCHAR)")
     if mapping is None:
         return
+    if "patient_id" not in mapping.column_names and "record_id" in mapping.column_names:
+        # the linkage unit's output names the site's Patient.id ``record_id``
+        mapping = mapping.rename_columns(
+            ["patient_id" if c == "record_id" else c for c in mapping.column_names]
+        )
     missing = {"site", "patient_id", "person_id"} - set(mapping.column_names)
     if missing:
         raise InputError(
