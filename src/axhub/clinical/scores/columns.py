@@ -296,15 +296,15 @@ def _parse(
                 reason=str(exc).splitlines()[0],
                 **where,
             ) from None
-        vals = np.asarray(f.to_numpy(zero_copy_only=False), dtype=np.float64)
-        status = np.where(np.isnan(vals), MISSING, OK).astype(np.int8)
-        return vals, status
+        vals = np.array(f.to_numpy(zero_copy_only=False), dtype=np.float64)  # writable copy
+        return vals, np.isnan(vals).view(np.int8)  # MISSING = 1, OK = 0
     if spec.kind in ("flag", "famhist"):
         if pa.types.is_boolean(t):
-            mask = np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False))
+            mask = np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), dtype=bool)
             vals = np.asarray(pc.fill_null(col, False).to_numpy(zero_copy_only=False), dtype=float)
-            vals[mask] = np.nan
-            return vals, np.where(mask, MISSING, OK).astype(np.int8)
+            if col.null_count:
+                vals[mask] = np.nan
+            return vals, mask.view(np.int8)  # MISSING = 1, OK = 0
         allowed = (0.0, 1.0) if spec.kind == "flag" else (0.0, 1.0, 2.0)
         if pa.types.is_integer(t) or pa.types.is_floating(t):
             vals = np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False))
@@ -354,16 +354,15 @@ def read_inputs(data: Any, *, path: str = "<table>", first_line: int | None = No
             vals, status = np.full(n, np.nan), np.full(n, MISSING, np.int8)
         if spec.kind == "number" and spec.low is not None and spec.high is not None:
             with np.errstate(invalid="ignore"):
-                out = (status == OK) & ((vals < spec.low) | (vals > spec.high))
-            if spec.unit_hint is not None:
-                lo, hi, _ = spec.unit_hint
-                with np.errstate(invalid="ignore"):
-                    hinted = out & (vals >= lo) & (vals <= hi)
-                status = np.where(hinted, UNIT_SUSPECT, np.where(out, IMPLAUSIBLE, status))
-            else:
-                status = np.where(out, IMPLAUSIBLE, status)
-            status = status.astype(np.int8)
-            vals = np.where(status == OK, vals, np.nan)
+                out = (vals < spec.low) | (vals > spec.high)  # NaN compares False
+            if out.any():
+                status = status.copy()
+                status[out] = IMPLAUSIBLE
+                if spec.unit_hint is not None:
+                    lo, hi, _ = spec.unit_hint
+                    with np.errstate(invalid="ignore"):
+                        status[out & (vals >= lo) & (vals <= hi)] = UNIT_SUSPECT
+                vals[out] = np.nan
         if spec.name in DEFAULT_WHEN_EMPTY:
             empty = status == MISSING
             vals = np.where(empty, DEFAULT_WHEN_EMPTY[spec.name], vals)
