@@ -150,3 +150,12 @@ def test_bundle_and_array_messages(store: CareStore) -> None:
     assert (res.received, res.stored, res.quarantined) == (3, 4, 0)
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Reading)) == 4
+
+
+def test_http_status_of_a_result(store: CareStore) -> None:
+    store.enrol("p-1", care_team="t")
+    obs = observation("8867-4", 72, "/min")
+    assert ingest_observation(store, obs).http_status == 201
+    assert ingest_observation(store, obs).http_status == 200
+    bad = ingest_observation(store, {**obs, "subject": {"reference": "Group/x"}})
+    assert bad.http_status == 422 and bad.problems[0]["field"] == "subject.reference"

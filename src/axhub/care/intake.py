@@ -104,6 +104,15 @@ class IntakeResult:
     alerts: list[monitoring.AlertChange] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def http_status(self) -> int:
+        """201 when something new was stored, 422 when all was quarantined, else 200."""
+        if self.stored:
+            return 201
+        if self.quarantined and not self.duplicates:
+            return 422
+        return 200
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "received": self.received,

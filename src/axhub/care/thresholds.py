@@ -179,7 +179,7 @@ FIXED: dict[str, Fixed] = {
     "news2_urgent": Fixed(5, "points", "NEWS2 Chart 4 (5-6: urgent review)"),
     "news2_emergency": Fixed(7, "points", "NEWS2 Chart 4 (>= 7: emergency assessment)"),
     "news2_window_minutes": Fixed(60, "min", "reference §3.8 (vitals within 1 h)"),
-    "baseline_days": Fixed(7, "days", "DESIGN (usual value = median of the previous 7 days)"),
+    "baseline_days": Fixed(7, "days", "DESIGN (usual value = mean of the previous 7 days)"),
     "baseline_min_readings": Fixed(3, "readings", "DESIGN"),
 }
 
