@@ -33,9 +33,17 @@ from axhub.medsafety.inference import tables_for
 from axhub.medsafety.vocabulary import vocabulary_for
 
 REGIMEN_10 = [
-    "amlodipine", "losartan", "metformin", "glimepiride", "atorvastatin",
-    "warfarin", "digoxin", "furosemide", "zolpidem", "omeprazole",
-]  # fmt: skip
+    "amlodipine",
+    "losartan",
+    "metformin",
+    "glimepiride",
+    "atorvastatin",
+    "warfarin",
+    "digoxin",
+    "furosemide",
+    "zolpidem",
+    "omeprazole",
+]
 
 
 def _median_ms(fn, reps: int) -> float:  # type: ignore[no-untyped-def]
@@ -53,9 +61,24 @@ def _population(n: int, seed: int) -> tuple[pa.Table, pa.Table, pa.Table]:
     rng = np.random.default_rng(seed)
     names = np.array([d.name_ko if i % 2 else d.drug_id for i, d in enumerate(kb.drugs)])
     weights = np.ones(len(names))
-    for common in ("amlodipine", "losartan", "metformin", "atorvastatin", "rosuvastatin", "aspirin",
-                   "clopidogrel", "glimepiride", "omeprazole", "acetaminophen", "warfarin",
-                   "apixaban", "zolpidem", "alprazolam", "tramadol", "furosemide"):  # fmt: skip
+    for common in (
+        "amlodipine",
+        "losartan",
+        "metformin",
+        "atorvastatin",
+        "rosuvastatin",
+        "aspirin",
+        "clopidogrel",
+        "glimepiride",
+        "omeprazole",
+        "acetaminophen",
+        "warfarin",
+        "apixaban",
+        "zolpidem",
+        "alprazolam",
+        "tramadol",
+        "furosemide",
+    ):
         weights[kb.drug_index[common]] = 12.0
     weights /= weights.sum()
     k = rng.integers(5, 13, n)
@@ -100,20 +123,38 @@ def main() -> int:
     n = args.people or (10_000 if args.quick else 100_000)
     reps = 20 if args.quick else 200
 
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, pyarrow {pa.__version__}")  # fmt: skip
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, numpy {np.__version__}, pyarrow {pa.__version__}"
+    )
     t0 = time.perf_counter()
     kb = default_knowledge()
     tables_for(kb)
-    print(f"load + validate + vectorised prediction of all pairs: {(time.perf_counter() - t0) * 1000:.0f} ms "
-          f"({len(kb.drugs)} drugs x {len(kb.foods)} foods; {len(kb.drugs) ** 2} drug pairs)")  # fmt: skip
+    load_ms = (time.perf_counter() - t0) * 1000
+    print(
+        f"load + validate + vectorised prediction of all pairs: {load_ms:.0f} ms "
+        f"({len(kb.drugs)} drugs x {len(kb.foods)} foods; {len(kb.drugs) ** 2} drug pairs)"
+    )
 
     report = evaluate(kb).as_dict()
     print("\n== accuracy (cold start: each drug's cited rows removed in turn) ==")
-    print(json.dumps({k: report[k] for k in (
-        "recall_major_or_contraindicated", "recall_by_known_severity", "recall_by_kind",
-        "severity_agreement", "precision_by_predicted_severity", "controls",
-        "unlabelled_predictions")}, ensure_ascii=False))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                k: report[k]
+                for k in (
+                    "recall_major_or_contraindicated",
+                    "recall_by_known_severity",
+                    "recall_by_kind",
+                    "severity_agreement",
+                    "precision_by_predicted_severity",
+                    "controls",
+                    "unlabelled_predictions",
+                )
+            },
+            ensure_ascii=False,
+        )
+    )
     print(f"missed major/contraindicated: {report['missed_major']}")
 
     foods = [f.name_ko for f in kb.foods]
@@ -144,15 +185,21 @@ def main() -> int:
     for p, a in zip(people, age_list, strict=True):
         check(drugs_of.get(p, []), foods_of.get(p, []), a)
     loop_s = (time.perf_counter() - t0) / sample * n
-    print(f"\n== population: {n:,} people aged 65+, {reg.num_rows:,} medication rows, "
-          f"{diet.num_rows:,} diet rows ==")  # fmt: skip
-    print(f"check_population, one vectorised pass: {pop_s:.2f} s ({n / pop_s:,.0f} people/s), "
-          f"{out.num_rows:,} findings; peer: per-person check() loop on {sample} people, "
-          f"scaled to {n:,}: {loop_s:.1f} s")  # fmt: skip
+    print(
+        f"\n== population: {n:,} people aged 65+, {reg.num_rows:,} medication rows, "
+        f"{diet.num_rows:,} diet rows =="
+    )
+    print(
+        f"check_population, one vectorised pass: {pop_s:.2f} s ({n / pop_s:,.0f} people/s), "
+        f"{out.num_rows:,} findings; peer: per-person check() loop on {sample} people, "
+        f"scaled to {n:,}: {loop_s:.1f} s"
+    )
     print("\nmost common major/contraindicated findings:")
     for r in summarise(out, min_rank=3, top=8).to_pylist():
-        print(f"  {r['people']:>6} people  {r['severity']:<15} {r['drug']} + {r['other']} "
-              f"({r['kind']}, {r['evidence']}, {r['mechanism']})")  # fmt: skip
+        print(
+            f"  {r['people']:>6} people  {r['severity']:<15} {r['drug']} + {r['other']} "
+            f"({r['kind']}, {r['evidence']}, {r['mechanism']})"
+        )
     print("\nnote: timings on a shared 2-core machine are noisy; compare figures within one run.")
     return 0
 

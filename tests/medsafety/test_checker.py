@@ -43,9 +43,13 @@ def test_predicted_findings_are_labelled_with_confidence_and_property_sources() 
 
 @pytest.mark.parametrize(
     ("drugs", "foods"),
-    [(["amlodipine"], ["grapefruit"]), (["doxycycline"], ["milk"]),
-     (["amlodipine", "warfarin", "digoxin"], []), (["clopidogrel", "pantoprazole"], [])],
-)  # fmt: skip
+    [
+        (["amlodipine"], ["grapefruit"]),
+        (["doxycycline"], ["milk"]),
+        (["amlodipine", "warfarin", "digoxin"], []),
+        (["clopidogrel", "pantoprazole"], []),
+    ],
+)
 def test_cited_no_interaction_controls_do_not_alert(drugs: list[str], foods: list[str]) -> None:
     assert [f for f in check(drugs, foods) if f.kind in {"drug-food", "drug-drug"}] == []
 

@@ -26,8 +26,23 @@ def test_bundled_knowledge_loads_and_covers_the_brief(kb: Knowledge) -> None:
     assert kb.drugs[kb.drug_index["warfarin"]].atc == "B01AA03"
     assert kb.drugs[kb.drug_index["simvastatin"]].atc == "C10AA01"
     korean = {f.name_ko for f in kb.foods}
-    for name in ("자몽", "홍삼", "녹즙", "청국장", "낫토", "술", "우유", "커피", "감초", "저염소금",
-                 "세인트존스워트", "은행잎 추출물", "오메가3", "시금치", "녹차"):  # fmt: skip
+    for name in (
+        "자몽",
+        "홍삼",
+        "녹즙",
+        "청국장",
+        "낫토",
+        "술",
+        "우유",
+        "커피",
+        "감초",
+        "저염소금",
+        "세인트존스워트",
+        "은행잎 추출물",
+        "오메가3",
+        "시금치",
+        "녹차",
+    ):
         assert name in korean, name
     assert len(kb.known_food) > 80 and len(kb.known_drug) > 100
 
@@ -105,10 +120,18 @@ def test_bad_rows_fail_naming_file_line_and_field(
 
 def test_every_mechanism_text_renders_in_both_languages(kb: Knowledge) -> None:
     values = {
-        "drug": "warfarin", "drug_ko": "와파린", "other": "grapefruit", "other_ko": "자몽",
-        "enzyme": "CYP3A4", "consequence": "x", "consequence_ko": "x", "criterion": "c",
-        "criterion_ko": "c", "score": "3", "suggestions": "s",
-    }  # fmt: skip
+        "drug": "warfarin",
+        "drug_ko": "와파린",
+        "other": "grapefruit",
+        "other_ko": "자몽",
+        "enzyme": "CYP3A4",
+        "consequence": "x",
+        "consequence_ko": "x",
+        "criterion": "c",
+        "criterion_ko": "c",
+        "score": "3",
+        "suggestions": "s",
+    }
     for code, spec in kb.mechanisms.items():
         for part in ("title", "explain", "action", "advice"):
             for lang in ("en", "ko"):
