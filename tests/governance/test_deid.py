@@ -356,3 +356,39 @@ def test_scan_finds_a_planted_identifier(region, audit) -> None:
     con.close()
     hits = scan_zone_for(integrated_path(region), ["010-1234-5678", "김영희", "234"])
     assert hits == [("resources", "010-1234-5678")]
+
+
+@pytest.mark.slow
+def test_synthetic_region_end_to_end_has_no_direct_identifiers(settings, audit, tmp_path) -> None:
+    """axhub synth -> ingest every site -> de-identify with the true linkage -> scan."""
+    import pyarrow.parquet as pq
+
+    from axhub.ingest import ingest
+    from axhub.synth import generate
+
+    out = tmp_path / "region"
+    generate(120, 7, out)
+    sites = sorted(p.name for p in (out / "sites").iterdir())
+    assert sites == ["clinics", "hallym", "knuh", "phc"]
+    for site in sites:
+        ingest(out / "sites" / site, site=site, settings=settings)
+    truth = pq.read_table(out / "ground_truth" / "site_records.parquet")
+    report = deidentify(settings, audit, mapping=truth.select(["site", "patient_id", "person_id"]))
+    assert report.linked_patients == report.patients and report.mapping_unmatched == 0
+    assert report.persons == len(set(truth.column("person_id").to_pylist()))
+    raw = duckdb.connect(str(settings.raw_zone_path), read_only=True)
+    needles = identifier_needles(raw)
+    needles += [
+        r[0]
+        for r in raw.execute(
+            "SELECT DISTINCT unnest(json_extract_string(resource, '$.address[*].text')) "
+            "FROM resources WHERE resource_type = 'Patient'"
+        ).fetchall()
+    ]
+    raw.close()
+    assert any(n.startswith("010-") for n in needles) and any(n.startswith("K00") for n in needles)
+    assert scan_zone_for(integrated_path(settings), needles) == []
+    rows = zone_rows(settings)
+    loc = next(json.loads(r["resource"]) for r in rows if r["resource_type"] == "Location")
+    assert set(loc["address"]) <= {"district", "city", "state", "country"}
+    assert loc["address"]["district"]

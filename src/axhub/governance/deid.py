@@ -257,8 +257,11 @@ def _field_sql(src: str, name: str, spec: Spec, depth: int) -> str:
             return _list(items, _reference, depth)
         case "patient":
             return _patient(value)
-        case "district":
-            return _list(items, _address, depth)
+        case "district":  # Address is an array on Patient/Organization, single on Location
+            return (
+                f"CASE WHEN json_type({value}) = 'ARRAY' THEN {_list(items, _address, depth)} "
+                f"ELSE {_address(value)} END"
+            )
     raise ConfigError(f"unknown transform {spec!r}", field=name)
 
 
