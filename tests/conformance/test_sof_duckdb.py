@@ -16,11 +16,6 @@ def test_suite_is_complete() -> None:
     assert len(CASES) == 144
 
 
-@pytest.fixture(scope="module")
-def duck() -> DuckDBEngine:
-    return DuckDBEngine()
-
-
 @pytest.mark.parametrize(
     ("suite_file", "test"), CASES, ids=[f"{f.name}::{t.title}" for f, t in CASES]
 )

@@ -724,7 +724,8 @@ def _decimal_boundary(d: Dialect, node: str, high: bool) -> str:
     x = d.json_scalar(node, "decimal")
     scale = d.json_decimal_scale(node)
     half = f"(0.5 / power(10, {scale}))"
-    return f"round({x} {'+' if high else '-'} {half}, CAST({scale} + 1 AS INT))"
+    unit = f"power(10, {scale} + 1)"
+    return f"(floor(({x} {'+' if high else '-'} {half}) * {unit} + 0.5) / {unit})"
 
 
 def _date_part(d: Dialect, s: str, high: bool) -> str:
