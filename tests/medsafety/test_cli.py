@@ -47,3 +47,37 @@ def test_evaluate_prints_the_cold_start_figure() -> None:
     result = CliRunner().invoke(app, ["medsafety", "evaluate"])
     assert result.exit_code == 0, result.output
     assert "cold start, major/contraindicated recovered" in result.stdout
+
+
+def test_population_command_filters_older_polypharmacy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    drugs = ["simvastatin", "clarithromycin", "amlodipine", "metformin", "aspirin"]
+    reg = pa.table(
+        {
+            "person_id": ["old5"] * 5 + ["old2"] * 2 + ["young5"] * 5,
+            "drug": drugs + drugs[:2] + drugs,
+        }
+    )
+    ages = pa.table({"person_id": ["old5", "old2", "young5"], "age": [81, 90, 40]})
+    pq.write_table(reg, tmp_path / "reg.parquet")
+    pq.write_table(ages, tmp_path / "ages.parquet")
+    out = tmp_path / "findings.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "medsafety",
+            "population",
+            "--regimens",
+            str(tmp_path / "reg.parquet"),
+            "--ages",
+            str(tmp_path / "ages.parquet"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "people aged 65+ on >= 5 medicines: 1" in result.stdout
+    assert "simvastatin + clarithromycin" in result.stdout
+    assert set(pq.read_table(out)["person_id"].to_pylist()) == {"old5"}

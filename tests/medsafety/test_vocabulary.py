@@ -75,3 +75,18 @@ def test_normalise_drops_dose_and_punctuation() -> None:
 )
 def test_korean_particles_follow_the_final_sound(word: str, kind: str, expected: str) -> None:
     assert particle(word, kind) == expected
+
+
+def test_every_synthetic_region_medication_resolves_consistently(kb: Knowledge) -> None:
+    """The synth engineer's ATC-coded medications (axhub.fhir.codes) all map to one entry."""
+    from axhub.fhir.codes import MEDICATIONS
+
+    vocab = vocabulary_for(kb)
+    for key, drug in MEDICATIONS.items():
+        results = {
+            vocab.resolve(name, "drug").canonical
+            for name in (key, drug.atc, drug.name_ko, drug.name_en)
+        }
+        assert len(results) == 1 and None not in results, (key, results)
+        (canonical,) = results
+        assert kb.drugs[kb.drug_index[canonical]].atc == drug.atc, key

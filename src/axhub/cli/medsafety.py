@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import typer
 
 medsafety_app = typer.Typer(
@@ -108,6 +111,71 @@ def evaluate_command(
         typer.echo(f"predictions on unlabelled pairs: {report['unlabelled_predictions']}")
         typer.echo(f"missed major: {', '.join(report['missed_major']) or 'none'}")
         typer.echo(f"audit problems: {len(report['audit_problems'])}")
+
+    run()
+
+
+def _read_table(path: Path) -> pa.Table:
+    from axhub.errors import InputError
+
+    if not path.exists():
+        raise InputError("file not found", path=str(path))
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path)
+    if path.suffix == ".csv":
+        import pyarrow.csv as pcsv
+
+        return pcsv.read_csv(path)
+    raise InputError("expected a .parquet or .csv file", path=str(path))
+
+
+@medsafety_app.command("population")
+def population_command(
+    regimens: Path = typer.Option(..., "--regimens", help="Parquet/CSV with person_id, drug."),
+    diets: Path | None = typer.Option(None, "--diets", help="Parquet/CSV with person_id, food."),
+    ages: Path | None = typer.Option(None, "--ages", help="Parquet/CSV with person_id, age."),
+    min_age: int = typer.Option(
+        65, "--min-age", help="With --ages: keep people this old or older."
+    ),
+    min_drugs: int = typer.Option(
+        5, "--min-drugs", help="With --ages: keep people on this many medicines."
+    ),
+    top: int = typer.Option(10, "--top", help="How many of the most common findings to print."),
+    out: Path | None = typer.Option(None, "--out", help="Write all findings to this Parquet file."),
+) -> None:
+    """Check many people in one vectorised pass; print the most common high-severity findings."""
+    from axhub.cli.main import handle_errors, settings
+    from axhub.medsafety.population import check_population, select_older_polypharmacy, summarise
+
+    @handle_errors
+    def run() -> None:
+        settings()
+        reg = _read_table(regimens)
+        diet = _read_table(diets) if diets else None
+        age = _read_table(ages) if ages else None
+        if age is not None:
+            reg, age = select_older_polypharmacy(reg, age, min_age, min_drugs)
+            typer.echo(f"people aged {min_age}+ on >= {min_drugs} medicines: {age.num_rows}")
+        findings = check_population(reg, diet, age)
+        if out is not None:
+            import pyarrow.parquet as pq
+
+            pq.write_table(findings, out)
+        people = pc.count_distinct(findings["person_id"]).as_py() if findings.num_rows else 0
+        typer.echo(f"findings: {findings.num_rows} for {people} people")
+        typer.echo("most common major/contraindicated findings (people):")
+        for r in summarise(findings, min_rank=3, top=top).to_pylist():
+            other = f" + {r['other']}" if r["other"] else ""
+            typer.echo(
+                f"  {r['people']:>7}  {r['severity']:<15} {r['drug']}{other} "
+                f"({r['kind']}, {r['evidence']}, {r['mechanism']})"
+            )
+        unresolved = findings.filter(pc.equal(findings["kind"], "unresolved"))
+        if unresolved.num_rows:
+            names = pc.unique(unresolved["drug"]).to_pylist()[:10]
+            typer.echo(f"unrecognised names ({unresolved.num_rows} rows): {', '.join(names)}")
 
     run()
 

@@ -95,7 +95,7 @@ FOOD_RULES: tuple[Rule, ...] = (
         bump_if=("nti", "anticoagulant"),
     ),
     Rule(
-        "cyp_induction",
+        "smoking_induction",  # tobacco smoke is the only CYP1A2-inducing item in foods.csv
         ("cyp1a2_sub",),
         ("cyp1a2_ind",),
         INDUCTION,

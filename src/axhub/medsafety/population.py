@@ -392,6 +392,32 @@ def check_population(
     return out.sort_by([("severity_rank", "descending"), ("person_id", "ascending")])
 
 
+def select_older_polypharmacy(
+    regimens: pa.Table, ages: pa.Table, min_age: int = 65, min_drugs: int = 5
+) -> tuple[pa.Table, pa.Table]:
+    """Keep people aged >= ``min_age`` taking >= ``min_drugs`` distinct medicines (vectorised)."""
+    _column(regimens, "drug", "regimens")
+    _column(ages, "age", "ages")
+    reg = regimens.set_column(
+        regimens.schema.get_field_index("person_id"),
+        "person_id",
+        pc.cast(_column(regimens, "person_id", "regimens"), pa.string()),
+    )
+    age = ages.set_column(
+        ages.schema.get_field_index("person_id"),
+        "person_id",
+        pc.cast(_column(ages, "person_id", "ages"), pa.string()),
+    )
+    counts = reg.group_by("person_id").aggregate([("drug", "count_distinct")])
+    many = counts.filter(pc.greater_equal(counts["drug_count_distinct"], min_drugs))["person_id"]
+    old = age.filter(pc.greater_equal(age["age"], min_age))
+    keep = pc.filter(old["person_id"], pc.is_in(old["person_id"], value_set=many.combine_chunks()))
+    return (
+        reg.filter(pc.is_in(reg["person_id"], value_set=keep)),
+        old.filter(pc.is_in(old["person_id"], value_set=keep)),
+    )
+
+
 def summarise(findings: pa.Table, min_rank: int = 3, top: int = 10) -> pa.Table:
     """Most common findings at or above ``min_rank`` (3 major), with people counts."""
     sel = findings.filter(pc.greater_equal(findings["severity_rank"], min_rank))
