@@ -102,9 +102,6 @@ class _Batch:
 
     quarantine: list[tuple[int, str, str, bytes]] = field(default_factory=list)
     deletions: list[tuple[int, str, str, str]] = field(default_factory=list)
-    extra: list[tuple[int, int, str, str, str | None, str | None, str]] = field(
-        default_factory=list
-    )
     read: int = 0
     blank: int = 0
 
@@ -154,6 +151,7 @@ def ingest(
             "UPDATE ingest_runs SET status = 'completed', finished_at = now() WHERE run_id = ?",
             [run_id],
         )
+        con.execute("CHECKPOINT")
         report.stored_by_type = dict(
             con.execute(
                 "SELECT resource_type, count(*) FROM resources WHERE site = ? AND run_id = ? "
@@ -237,6 +235,8 @@ def _ingest_file(
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.unregister("lines_in")
         fr.add(counts)
         if progress:
             progress(rel, offset)
@@ -248,10 +248,34 @@ def _ingest_file(
     return fr
 
 
+_TEXT_SCHEMA = pa.schema(
+    [("seq", pa.int64()), ("line", pa.int64()), ("path", pa.string()), ("text", pa.string())]
+)
+
+
+def _open_batch(con: duckdb.DuckDBPyConnection, records: pa.Table) -> None:
+    """Register the batch's records and create its staging tables.
+
+    ``lines_in`` (the Arrow records, zero-copy) and ``xt`` (texts of Bundle entries and of
+    lines accepted by the precise check) together form view ``texts``; ``st`` holds the keys
+    and hashes of the records to merge.  Texts are copied once, into the raw zone.
+    """
+    con.register("lines_in", records)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE xt (seq BIGINT, text VARCHAR);
+        CREATE OR REPLACE TEMP TABLE st (seq BIGINT, line BIGINT, resource_type VARCHAR,
+            id VARCHAR, version_id VARCHAR, last_updated VARCHAR, content_hash VARCHAR);
+        CREATE OR REPLACE TEMP VIEW texts AS
+            SELECT seq, text FROM lines_in UNION ALL SELECT seq, text FROM xt;
+        """
+    )
+
+
 def _stage_lines(
     con: duckdb.DuckDBPyConnection, lines: pa.Array, first_line: int, batch: _Batch
 ) -> None:
-    """Validate NDJSON lines (vectorised) and stage the good ones in temp table ``st``."""
+    """Validate NDJSON lines (vectorised) and stage the good ones."""
     n = len(lines)
     line_no = np.arange(first_line, first_line + n, dtype=np.int64)
     try:
@@ -259,14 +283,11 @@ def _stage_lines(
     except pa.ArrowInvalid:
         text = _decode_lines(lines, line_no, batch)
     records = pa.table(
-        {
-            "seq": pa.array(line_no << SEQ_SHIFT),
-            "line": pa.array(line_no),
-            "path": pa.nulls(n, pa.string()),
-            "text": text,
-        }
+        [pa.array(line_no << SEQ_SHIFT), pa.array(line_no), pa.nulls(n, pa.string()), text],
+        schema=_TEXT_SCHEMA,
     )
-    _stage(con, records, batch, unpack_bundles=True, create=True)
+    _open_batch(con, records)
+    _stage(con, "lines_in", batch, unpack_bundles=True)
 
 
 def _decode_lines(lines: pa.Array, line_no: np.ndarray, batch: _Batch) -> pa.Array:
@@ -278,113 +299,87 @@ def _decode_lines(lines: pa.Array, line_no: np.ndarray, batch: _Batch) -> pa.Arr
         except UnicodeDecodeError as exc:
             out.append(None)
             batch.read += 1
-            batch.quarantine.append((line, "$", f"invalid UTF-8 at byte {exc.start}", raw))
+            reason = f"invalid UTF-8 at byte {exc.start} of the line"
+            batch.quarantine.append((line, "$", reason, raw.rstrip(b"\r\n")))
     return pa.array(out, type=pa.string())
 
 
 def _stage_document(con: duckdb.DuckDBPyConnection, data: bytes, batch: _Batch) -> None:
-    """A JSON file: unpack a Bundle into its entries, or take one resource."""
+    """A JSON file: unpack a Bundle into its entries, or take it as one resource."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        _open_batch(con, _TEXT_SCHEMA.empty_table())
         batch.read += 1
         batch.quarantine.append((1, "$", f"invalid JSON: {exc}", data))
-        _empty_stage(con)
         return
     if fhir_bundle.is_unpacked(doc):
-        _empty_stage(con)
+        _open_batch(con, _TEXT_SCHEMA.empty_table())
         _unpack(con, doc, 1 << SEQ_SHIFT, 1, "$", batch)
         return
     records = pa.table(
-        {
-            "seq": pa.array([1 << SEQ_SHIFT], pa.int64()),
-            "line": pa.array([1], pa.int64()),
-            "path": pa.nulls(1, pa.string()),
-            "text": pa.array([data.decode("utf-8", errors="replace")], pa.string()),
-        }
+        [[1 << SEQ_SHIFT], [1], [None], [data.decode("utf-8", errors="replace")]],
+        schema=_TEXT_SCHEMA,
     )
-    _stage(con, records, batch, unpack_bundles=False, create=True)
-
-
-def _empty_stage(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE st (seq BIGINT, line BIGINT, resource_type VARCHAR, "
-        "id VARCHAR, version_id VARCHAR, last_updated VARCHAR, text VARCHAR)"
-    )
+    _open_batch(con, records)
+    _stage(con, "lines_in", batch, unpack_bundles=False)
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection,
-    records: pa.Table,
-    batch: _Batch,
-    *,
-    unpack_bundles: bool,
-    create: bool,
+    con: duckdb.DuckDBPyConnection, source: str, batch: _Batch, *, unpack_bundles: bool
 ) -> None:
-    con.register("incoming", records)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql('incoming')}")
-    finally:
-        con.unregister("incoming")
+    """Check the records of ``source`` and add the good ones to ``st``."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source)}")
     counts = con.execute(
-        "SELECT count(*) FILTER (WHERE blank), count(*) FILTER (WHERE NOT blank AND text "
-        "IS NOT NULL) FROM chk"
+        "SELECT count(*) FILTER (WHERE blank), count(*) FILTER (WHERE NOT blank AND has_text) "
+        "FROM chk"
     ).fetchone()
     assert counts is not None
     batch.blank += int(counts[0])
     batch.read += int(counts[1])
-    good = (
-        "SELECT seq, line, resource_type, id, version_id, last_updated, text FROM chk "
-        "WHERE NOT bad AND NOT blank AND text IS NOT NULL"
+    con.execute(
+        "INSERT INTO st SELECT seq, line, resource_type, id, version_id, last_updated, "
+        "content_hash FROM chk WHERE NOT bad AND NOT blank AND has_text"
         + (" AND NOT is_bundle" if unpack_bundles else "")
     )
-    if create:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE st AS {good}")
-    else:
-        con.execute(f"INSERT INTO st {good}")
     flagged = con.execute(
-        "SELECT seq, line, path, text FROM chk WHERE text IS NOT NULL AND NOT blank AND "
-        + ("(bad OR is_bundle)" if unpack_bundles else "bad")
+        f"SELECT c.seq, c.line, c.path, s.text FROM chk c JOIN {source} s USING (seq) "
+        "WHERE c.has_text AND NOT c.blank AND "
+        + ("(c.bad OR c.is_bundle)" if unpack_bundles else "c.bad")
     ).fetchall()
-    for seq, line, path, text in flagged:
+    extra: list[tuple[int, int, str, str, str | None, str | None, str]] = []
+    for seq, line, path, raw_text in flagged:
+        text = raw_text.rstrip("\r\n")
         prefix = path or "$"
         result = check(text)
         if isinstance(result, Accepted) and result.is_bundle and unpack_bundles:
             batch.read -= 1  # the Bundle line is not a record; its entries are
             _unpack(con, orjson.loads(text), seq, line, prefix, batch)
         elif isinstance(result, Accepted) and result.id is not None:
-            batch.extra.append(
+            extra.append(
                 (seq, line, result.resource_type, result.id, result.version_id,
                  result.last_updated, text)
             )  # fmt: skip
         elif isinstance(result, Accepted):
-            batch.quarantine.append(
-                (line, prefix, "nested Bundle without id (only top-level Bundles are unpacked)",
-                 text.encode())
-            )  # fmt: skip
+            reason = "nested Bundle without id (only top-level Bundles are unpacked)"
+            batch.quarantine.append((line, prefix, reason, text.encode()))
         else:
-            batch.quarantine.append((line, prefix + result.path[1:], result.reason, text.encode()))
-    if batch.extra:
-        extra = pa.table(
-            dict(
-                zip(
-                    ["seq", "line", "resource_type", "id", "version_id", "last_updated", "text"],
-                    map(list, zip(*batch.extra, strict=True)),
-                    strict=True,
-                )
-            ),
-            schema=pa.schema(
-                [("seq", pa.int64()), ("line", pa.int64()), ("resource_type", pa.string()),
-                 ("id", pa.string()), ("version_id", pa.string()),
-                 ("last_updated", pa.string()), ("text", pa.string())]
-            ),
-        )  # fmt: skip
-        batch.extra.clear()
-        con.register("extra", extra)
+            path_in = prefix + result.path[1:]
+            batch.quarantine.append((line, path_in, result.reason, text.encode()))
+    if extra:
+        cols = list(zip(*extra, strict=True))
+        names = ["seq", "line", "resource_type", "id", "version_id", "last_updated", "text"]
+        table = pa.table({n: pa.array(c, pa.int64() if i < 2 else pa.string())
+                          for i, (n, c) in enumerate(zip(names, cols, strict=True))})  # fmt: skip
+        con.register("accepted_in", table)
         try:
-            con.execute("INSERT INTO st SELECT * FROM extra")
+            con.execute("INSERT INTO xt SELECT seq, text FROM accepted_in")
+            con.execute(
+                "INSERT INTO st SELECT seq, line, resource_type, id, version_id, last_updated, "
+                "md5(text) FROM accepted_in"
+            )
         finally:
-            con.unregister("extra")
+            con.unregister("accepted_in")
 
 
 def _unpack(
@@ -406,14 +401,21 @@ def _unpack(
         return
     n = len(unpacked.resources)
     entries = pa.table(
-        {
-            "seq": pa.array(seq + np.arange(1, n + 1, dtype=np.int64)),
-            "line": pa.array(np.full(n, line, dtype=np.int64)),
-            "path": pa.array([r.path for r in unpacked.resources], pa.string()),
-            "text": pa.array([r.text.decode("utf-8") for r in unpacked.resources], pa.string()),
-        }
+        [
+            pa.array(seq + np.arange(1, n + 1, dtype=np.int64)),
+            pa.array(np.full(n, line, dtype=np.int64)),
+            pa.array([r.path for r in unpacked.resources], pa.string()),
+            pa.array([r.text.decode("utf-8") for r in unpacked.resources], pa.string()),
+        ],
+        schema=_TEXT_SCHEMA,
     )
-    _stage(con, entries, batch, unpack_bundles=False, create=False)
+    con.register("entries_in", entries)
+    try:
+        con.execute("INSERT INTO xt SELECT seq, text FROM entries_in")
+        con.execute("CREATE OR REPLACE TEMP TABLE entries AS SELECT * FROM entries_in")
+    finally:
+        con.unregister("entries_in")
+    _stage(con, "entries", batch, unpack_bundles=False)
 
 
 def _commit_batch(

@@ -63,6 +63,9 @@ def connect(path: str, *, threads: int = 0, memory_limit: str = "") -> duckdb.Du
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
         con.execute("SET memory_limit = ?", [memory_limit])
+    # Checkpoint rarely: each batch commits to the write-ahead log, which DuckDB replays after a
+    # crash; frequent checkpoints (default 16 MB) would recompress the table every batch.
+    con.execute("SET checkpoint_threshold = '1GB'")
     con.execute(SCHEMA)
     return con
 
@@ -106,7 +109,8 @@ def apply_deletions(
 
 
 def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: str) -> MergeCounts:
-    """Merge temp table ``st(seq, line, resource_type, id, version_id, last_updated, text)``.
+    """Merge temp table ``st(seq, line, resource_type, id, version_id, last_updated,
+    content_hash)`` whose texts are in view ``texts(seq, text)``.
 
     * a record whose content hash is already stored for its key (current or history), or
       repeats an earlier record of the batch, is a duplicate: nothing is written;
@@ -121,8 +125,7 @@ def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: s
         CREATE OR REPLACE TEMP TABLE cand AS
         WITH s AS (
             SELECT seq, line, resource_type, id, version_id,
-                   try_cast(last_updated AS TIMESTAMPTZ) AS last_updated,
-                   md5(text) AS content_hash, text
+                   try_cast(last_updated AS TIMESTAMPTZ) AS last_updated, content_hash
             FROM st
         ), known AS (
             SELECT resource_type, id, content_hash FROM resources WHERE site = $1
@@ -172,9 +175,10 @@ def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: s
         """
         INSERT INTO resource_history
         SELECT $1, c.resource_type, c.id, c.version_id, c.last_updated, c.content_hash,
-               c.text, $3, c.line, $2, $2, CASE WHEN k.current_wins THEN 'stale'
-                                                ELSE 'superseded' END
+               rtrim(t.text, chr(13) || chr(10)), $3, c.line, $2, $2,
+               CASE WHEN k.current_wins THEN 'stale' ELSE 'superseded' END
         FROM cand c JOIN ranked k ON k.seq = c.seq AND NOT k.win
+        JOIN texts t ON t.seq = c.seq
         """,
         p,
     )
@@ -189,8 +193,9 @@ def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: s
         """
         INSERT INTO resources
         SELECT $1, c.resource_type, c.id, c.version_id, c.last_updated, c.content_hash,
-               c.text, $3, c.line, $2
+               rtrim(t.text, chr(13) || chr(10)), $3, c.line, $2
         FROM cand c JOIN ranked k ON k.seq = c.seq AND k.win
+        JOIN texts t ON t.seq = c.seq
         """,
         p,
     )
