@@ -181,7 +181,11 @@ def generate(
     )
     elapsed = time.perf_counter() - t0
     log.info("generated %d people, %d resources in %.1f s", people, total_resources, elapsed)
-    return manifest | {"seconds": elapsed, "seconds_people": t_people}
+    return manifest | {
+        "seconds": elapsed,
+        "seconds_people": t_people,
+        "seconds_write": files.seconds,
+    }
 
 
 def _write_devices(rng, files, p, h, vmatrix, phc_patient, seed, out) -> dict[str, Any]:

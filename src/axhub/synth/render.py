@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, TypeAlias
 
@@ -34,8 +35,12 @@ def hex_ids(seq: np.ndarray, domain: int, seed: int) -> pa.Array:
         x = x * np.uint64(0xBF58476D1CE4E5B9)
         x ^= x >> np.uint64(29)
     b = x.astype(">u8").view(np.uint8).reshape(-1, 8)
-    s = _HEX[b].view("S16").ravel()
-    return pa.array(s.astype(str), type=pa.string())
+    data = np.ascontiguousarray(_HEX[b]).tobytes()
+    n = len(x)
+    offsets = np.arange(0, 16 * n + 1, 16, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)]
+    )
 
 
 def text(values: np.ndarray | pa.Array) -> pa.Array:
@@ -91,7 +96,7 @@ def concat(pieces: list[Piece]) -> pa.Array:
     return pc.binary_join_element_wise(*args, pa.scalar("", pa.string()))
 
 
-def write_lines(out: BinaryIO, lines: pa.Array) -> int:
+def write_lines(out: BinaryIO, lines: pa.Array | pa.ChunkedArray) -> int:
     """Write the rendered lines (each ends with a newline) to ``out``; returns bytes written."""
     if isinstance(lines, pa.ChunkedArray):
         return sum(write_lines(out, chunk) for chunk in lines.chunks)
@@ -121,20 +126,36 @@ class NdjsonWriter:
             self._out = self._gz  # type: ignore[assignment]
         self.lines = 0
         self.bytes = 0
+        # One background thread writes (and compresses) while the caller renders the next
+        # chunk: file writes, zlib and Arrow kernels all release the GIL.  At most one chunk
+        # is in flight, so memory stays bounded and the byte order is the call order.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ndjson-writer")
+        self._pending: Future[int] | None = None
 
-    def write(self, lines: pa.Array) -> None:
-        self.bytes += write_lines(self._out, lines)
+    def _drain(self) -> None:
+        if self._pending is not None:
+            self.bytes += self._pending.result()
+            self._pending = None
+
+    def write(self, lines: pa.Array | pa.ChunkedArray) -> None:
+        self._drain()
+        self._pending = self._pool.submit(write_lines, self._out, lines)
         self.lines += len(lines)
 
     def write_raw(self, data: bytes) -> None:
+        self._drain()
         self._out.write(data)
         self.bytes += len(data)
         self.lines += data.count(b"\n")
 
     def close(self) -> None:
-        if self._gz is not None:
-            self._gz.close()
-        self._file.close()
+        try:
+            self._drain()
+        finally:
+            self._pool.shutdown(wait=True)
+            if self._gz is not None:
+                self._gz.close()
+            self._file.close()
 
 
 def buffer_lines(lines: pa.Array) -> bytes:

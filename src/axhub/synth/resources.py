@@ -177,41 +177,57 @@ def quantity_observations(
     value: pa.Array,
     device_ref: pa.Array | None = None,
     keys: list[str] | None = None,
-) -> pa.Array:
-    """Observations with a valueQuantity; ``key`` indexes ``keys`` (default: QUANTITIES)."""
+) -> pa.ChunkedArray:
+    """Observations with a valueQuantity; ``key`` indexes ``keys`` (default: QUANTITIES).
+
+    Rendered one code at a time (lines grouped by code, in row order within a code) so that
+    the long code and unit fragments are literals rather than per-row copies.
+    """
     if keys is None:
         code_frags, unit_frags = QUANTITY_CODE_FRAGMENTS, QUANTITY_UNIT_FRAGMENTS
     else:
         code_frags = [_obs_code(k) for k in keys]
         unit_frags = [_unit(k) for k in keys]
-    device = [',"device":{"reference":"Device/', device_ref, '"}'] if device_ref is not None else []
-    enc = (
-        [',"encounter":{"reference":"Encounter/', encounter_ref, '"}']
-        if encounter_ref is not None
-        else []
-    )
-    return r.join(
-        [
-            '{"resourceType":"Observation","id":"',
-            ids,
-            '"',
-            *_meta(effective),
-            ',"status":"final",',
-            r.pick(code_frags, key),
-            ',"subject":{"reference":"Patient/',
-            patient_ref,
-            '"}',
-            *enc,
-            ',"effectiveDateTime":"',
-            effective,
-            '"',
-            *device,
-            ',"valueQuantity":{"value":',
-            value,
-            r.pick(unit_frags, key),
-            "}",
-        ]
-    )
+    chunks = []
+    for k in np.unique(key):
+        rows = np.nonzero(key == k)[0]
+        idx = pa.array(rows, type=pa.int64())
+        device = (
+            [',"device":{"reference":"Device/', device_ref.take(idx), '"}']
+            if device_ref is not None
+            else []
+        )
+        enc = (
+            [',"encounter":{"reference":"Encounter/', encounter_ref.take(idx), '"}']
+            if encounter_ref is not None
+            else []
+        )
+        eff = effective.take(idx)
+        chunks.append(
+            r.join(
+                [
+                    '{"resourceType":"Observation","id":"',
+                    ids.take(idx),
+                    '"',
+                    *_meta(eff),
+                    ',"status":"final",',
+                    code_frags[int(k)],
+                    ',"subject":{"reference":"Patient/',
+                    patient_ref.take(idx),
+                    '"}',
+                    *enc,
+                    ',"effectiveDateTime":"',
+                    eff,
+                    '"',
+                    *device,
+                    ',"valueQuantity":{"value":',
+                    value.take(idx),
+                    unit_frags[int(k)],
+                    "}",
+                ]
+            )
+        )
+    return pa.chunked_array(chunks, type=pa.string())
 
 
 def _component(key: str, value: pa.Array) -> list[r.Piece]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +41,10 @@ class Files:
     out: Path
     gzip: bool
     written: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0  # time spent rendering and writing lines (not in the manifest)
 
     def write(self, rel: str, parts: Iterator[pa.Array | bytes] | list[pa.Array | bytes]) -> None:
+        t0 = time.perf_counter()
         w = r.NdjsonWriter(self.out / rel, self.gzip)
         try:
             for part in parts:
@@ -51,6 +54,7 @@ class Files:
                     w.write(part)
         finally:
             w.close()
+            self.seconds += time.perf_counter() - t0
         self.written.append(
             {"path": str(w.path.relative_to(self.out)), "lines": w.lines, "bytes": w.bytes}
         )
