@@ -154,3 +154,15 @@ def test_fhir_export_is_auditevent_ndjson(audit) -> None:
     ]
     assert subjects == [PID]
     assert first["recorded"].startswith("2026-11-26T09:00")
+
+
+def test_rehashed_last_entry_is_caught_by_the_head(audit) -> None:
+    fill(audit, 3)
+    rows = lines(audit)
+    entry = json.loads(rows[-1])
+    entry["outcome"] = "deny"
+    entry["hash"] = entry_hash(entry)
+    write(audit, [*rows[:-1], canonical(entry).decode()])
+    with pytest.raises(IntegrityError) as exc:
+        audit.verify()
+    assert "entry 3 (line 3) does not match the signed head" in str(exc.value)

@@ -142,8 +142,7 @@ class GovernedStore:
                 f"gov.care_team_roster WHERE care_team = {_lit(p.care_team or '')}))"
             )
         if persons is not None:
-            con.execute("CREATE TEMP TABLE _persons (person_id VARCHAR)")
-            con.executemany("INSERT INTO _persons VALUES (?)", [(x,) for x in persons])
+            con.register("_persons", pa.table({"person_id": pa.array(list(persons), pa.string())}))
             where.append("r.person_id IN (SELECT person_id FROM _persons)")
         excluded = excluded_persons_sql(purpose, self.policy.consent_defaults[purpose])
         sql = (
@@ -303,8 +302,9 @@ class GovernedStore:
         con = self._open(req, decision, None)
         try:
             con.execute("CREATE TEMP VIEW resources AS SELECT * FROM governed")
-            con.execute("CREATE TEMP TABLE _keys (key VARCHAR)")
-            con.executemany("INSERT INTO _keys VALUES (?)", [(k,) for k in partitions])
+            con.register("_keys", pa.table({"key": pa.array(list(partitions), pa.string())}))
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
             value = (
                 "sum(CAST(round(least(greatest(value, $lo), $hi)) AS BIGINT))" if bounds else "0"
             )
@@ -358,8 +358,7 @@ class GovernedStore:
         path = codebook_path(self.settings)
         con = duckdb.connect(str(path), read_only=True)
         try:
-            con.execute("CREATE TEMP TABLE _ask (person_id VARCHAR)")
-            con.executemany("INSERT INTO _ask VALUES (?)", [(x,) for x in person_ids])
+            con.register("_ask", pa.table({"person_id": pa.array(list(person_ids), pa.string())}))
             scope = ""
             if principal.role is Role.CLINICIAN:
                 scope = f" AND c.site = {_lit(principal.site or '')}"

@@ -221,13 +221,21 @@ class AuditLog:
                     prev, expected = entry["hash"], expected + 1
         count = expected - 1
         head_seq, head_hash = self._read_head()
-        if head_seq != count or head_hash != prev:
+        if head_seq != count:
             raise IntegrityError(
                 f"audit log holds {count} entries but its signed head records {head_seq}: "
-                "entries after the last good one were removed or replaced",
+                "entries after the last good one were removed or added",
                 path=str(self.path),
                 line=line_no,
-                seq=count + 1,
+                seq=min(count, head_seq) + 1,
+            )
+        if head_hash != prev:
+            raise IntegrityError(
+                f"audit entry {count} (line {line_no}) does not match the signed head: "
+                "it was modified and re-hashed",
+                path=str(self.path),
+                line=line_no,
+                seq=count,
             )
         return VerifyReport(count, prev)
 

@@ -87,14 +87,12 @@ def _time(value: Any, line: int, fpath: str, problems: _Problems) -> dt.datetime
     if not isinstance(value, str):
         problems.add(line, fpath, "missing or not a string")
         return None
+    padded = {4: value + "-01-01", 7: value + "-01"}.get(len(value), value)  # YYYY, YYYY-MM
     try:
-        parsed = dt.datetime.fromisoformat(value)
+        parsed = dt.datetime.fromisoformat(padded)
     except ValueError:
-        try:
-            parsed = dt.datetime.fromisoformat(value + "-01-01"[len(value) - 4 :])
-        except ValueError:
-            problems.add(line, fpath, f"not a FHIR dateTime: {value!r}")
-            return None
+        problems.add(line, fpath, f"not a FHIR dateTime: {value!r}")
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
