@@ -124,6 +124,17 @@ def _resolve(kb: Knowledge, names: pa.ChunkedArray, kind: str) -> tuple[np.ndarr
     return idx[codes], names.combine_chunks()
 
 
+def _unique_sorted(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: faster than np.unique's hash path here)."""
+    if len(values) == 0:
+        return values
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def _pairs_within(
     groups: np.ndarray, values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,9 +142,10 @@ def _pairs_within(
     if len(groups) < 2:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    _, counts = np.unique(groups, return_counts=True)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1], True])
+    longest = int(np.diff(starts).max())
     out_g, out_a, out_b = [], [], []
-    for k in range(1, int(counts.max())):  # loop over offsets (<= regimen size), not people
+    for k in range(1, longest):  # loop over offsets (<= regimen size), not people
         same = groups[:-k] == groups[k:]
         out_g.append(groups[:-k][same])
         out_a.append(values[:-k][same])
@@ -236,7 +248,7 @@ def check_population(
                 None,
             )
         )
-    key = np.unique(rp_all[~bad] * len(kb.drugs) + reg_d[~bad])
+    key = _unique_sorted(rp_all[~bad] * len(kb.drugs) + reg_d[~bad])
     rp, rd = key // len(kb.drugs), key % len(kb.drugs)  # sorted by person, then drug
 
     # drug-drug
@@ -310,7 +322,7 @@ def check_population(
                     pa.array(["food"] * n_bad),
                 )
             )
-        fkey = np.unique(fp_all[~fbad] * len(kb.foods) + diet_f[~fbad])
+        fkey = _unique_sorted(fp_all[~fbad] * len(kb.foods) + diet_f[~fbad])
         fp, ff = fkey // len(kb.foods), fkey % len(kb.foods)
         start = np.searchsorted(rp, fp, "left")
         cnt = np.searchsorted(rp, fp, "right") - start
