@@ -90,3 +90,25 @@ def test_summary_counts_people(kb: Knowledge) -> None:
     )
     top = summarise(check_population(reg), min_rank=3).to_pylist()
     assert top[0]["people"] == 2 and top[0]["drug"] == "simvastatin"
+
+
+def test_regimens_from_the_medication_requests_view() -> None:
+    from axhub.medsafety.population import regimens_from_view
+
+    view = pa.table(
+        {
+            "patient_id": ["a", "a", "a", "b"],
+            "status": ["active", "active", "stopped", "active"],
+            "atc_code": ["C10AA01", None, "B01AA03", None],
+            "atc_display": ["simvastatin", "clarithromycin", "warfarin", None],
+        }
+    )
+    reg = regimens_from_view(view)
+    assert reg.to_pylist() == [
+        {"person_id": "a", "drug": "C10AA01"},
+        {"person_id": "a", "drug": "clarithromycin"},
+        {"person_id": "b", "drug": ""},
+    ]
+    rows = check_population(reg).to_pylist()
+    assert any(r["drug"] == "simvastatin" and r["other"] == "clarithromycin" for r in rows)
+    assert any(r["kind"] == "unresolved" and r["person_id"] == "b" for r in rows)

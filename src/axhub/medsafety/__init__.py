@@ -12,7 +12,12 @@ properties) or *criterion* (elderly criteria, duplicate class, anticholinergic b
 
 from axhub.medsafety.checker import Finding, check
 from axhub.medsafety.knowledge import Knowledge, default_knowledge, load_knowledge
-from axhub.medsafety.population import check_population, summarise
+from axhub.medsafety.population import (
+    check_population,
+    regimens_from_view,
+    select_older_polypharmacy,
+    summarise,
+)
 from axhub.medsafety.texts import NO_FINDING_NOTE
 
 __all__ = [
@@ -23,5 +28,7 @@ __all__ = [
     "check_population",
     "default_knowledge",
     "load_knowledge",
+    "regimens_from_view",
+    "select_older_polypharmacy",
     "summarise",
 ]

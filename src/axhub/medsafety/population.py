@@ -404,6 +404,26 @@ def check_population(
     return out.sort_by([("severity_rank", "descending"), ("person_id", "ascending")])
 
 
+def regimens_from_view(
+    view: pa.Table,
+    person_column: str = "patient_id",
+    statuses: tuple[str, ...] = ("active",),
+) -> pa.Table:
+    """(person_id, drug) from the ``medication_requests`` SQL-on-FHIR view output.
+
+    Keeps requests whose ``status`` is in ``statuses``; the drug is the ATC code, or the ATC
+    display text where the code is missing (both resolve in the vocabulary).  Rows with
+    neither are kept with an empty name so that they surface as ``unresolved``.
+    """
+    status = _column(view, "status", "medication_requests view")
+    rows = view.filter(pc.is_in(status, value_set=pa.array(list(statuses), pa.string())))
+    code = pc.cast(_column(rows, "atc_code", "medication_requests view"), pa.string())
+    display = pc.cast(_column(rows, "atc_display", "medication_requests view"), pa.string())
+    drug = pc.coalesce(code, display, pa.scalar("", pa.string()))
+    person = pc.cast(_column(rows, person_column, "medication_requests view"), pa.string())
+    return pa.table({"person_id": person, "drug": drug})
+
+
 def select_older_polypharmacy(
     regimens: pa.Table, ages: pa.Table, min_age: int = 65, min_drugs: int = 5
 ) -> tuple[pa.Table, pa.Table]:
