@@ -181,9 +181,12 @@ def main() -> None:
             for rid, ctx in rows:
                 sent_of[rid] = ctx["bench_sent"]
                 store_lat.append(now - ctx["bench_sent"])
+        # reading-to-alert: readings of this batch that raised or refired an alert here
+        # (a later re-evaluation of an older reading is caused by the newer one, not it)
+        fresh = set(res.new_reading_ids)
         for ch in res.alerts:
             for rid in ch.reading_ids:
-                if rid in sent_of:
+                if rid in fresh:
                     alert_lat.append(now - sent_of[rid])
 
     topic = f"axhub/bench/care/{uuid.uuid4().hex[:8]}"

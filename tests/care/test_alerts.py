@@ -204,3 +204,34 @@ def test_adherence_missed_one_day_info_two_days_warning(store: CareStore) -> Non
         got = [(c.rule_id, c.severity, c.change) for c in sweep(s, day + timedelta(days=2))
                if c.rule_id != "device.silent"]  # fmt: skip
     assert got == [("adherence.missed", "warning", "escalated")]
+
+
+def test_two_writers_racing_on_one_key_fold_into_one_alert(store: CareStore) -> None:
+    """Intake over HTTP and MQTT at once: the second writer finds the first one's alert
+    (unique open dedup key) and refires it instead of failing or doubling it."""
+    import threading
+    import time
+
+    from axhub.care.monitoring import apply_firings
+    from axhub.care.rules import Firing
+
+    store.enrol("p-1", care_team="t")
+    t0 = int(NOON_KST.timestamp())
+    firing = [Firing("p-1", "glucose.hypo_l1", "warning", f"r{i}", t0 + i, {}) for i in (1, 2)]
+    out: dict[str, object] = {}
+
+    def second() -> None:
+        with store.session() as s:
+            out["b"] = [(c.change, c.reading_ids) for c in
+                        apply_firings(s, [firing[1]], {"p-1": "t"}, LATER)]  # fmt: skip
+
+    with store.session() as s:
+        first = apply_firings(s, [firing[0]], {"p-1": "t"}, LATER)
+        th = threading.Thread(target=second)
+        th.start()
+        time.sleep(0.5)  # the second writer now waits on the first one's uncommitted row
+    th.join(timeout=30)
+    assert [c.change for c in first] == ["created"]
+    assert out["b"] == [("refired", ["r2"])]
+    [a] = alerts.worklist(store)
+    assert a.fire_count == 2 and a.reading_ids == ("r1", "r2")

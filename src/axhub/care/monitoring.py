@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,8 +36,6 @@ from axhub.care.rules import DAY, RULES, SEVERITY_RANK, Firing, Frame, Person
 
 log = logging.getLogger(__name__)
 
-#: history loaded before the earliest new reading: 7-day windows plus a margin
-LOOKBACK_S = 8 * DAY
 #: readings after a late arrival whose windows it can change, per kind
 LOOKAHEAD_S = {"weight": 3 * DAY, "bp": 3600, "temperature": DAY}
 #: reading ids kept on an alert (the count goes on)
@@ -110,8 +108,56 @@ def _frame_from_dicts(rows: Sequence[Mapping[str, Any]]) -> Frame:
     )
 
 
-def load_history(s: Session, persons: Sequence[str], lo: int, hi: int) -> Frame:
-    """Plausible readings of the persons with effective time in [lo, hi], as columns."""
+#: history each kind's rules need around the batch: (seconds before, seconds after)
+HISTORY_NEEDS: dict[str, tuple[int, int]] = {
+    "bp": (7 * DAY + 2 * 3600, 2 * 3600),  # 7-day mean; confirmation +-1 h (and look-ahead)
+    "weight": (3 * DAY + 3600, 3 * DAY),  # 3-day gain (and look-ahead)
+    "spo2": (7 * DAY + 3600, 3600),  # usual value over 7 days
+    "temperature": (7 * DAY + 3600, DAY),  # baseline 7 days; repeated within 24 h
+}
+#: NEWS2 reads the latest of each vital within 1 h (look-ahead targets up to a day later)
+NEWS2_NEEDS = (3600, DAY)
+
+
+def _empty_frame() -> Frame:
+    return Frame(
+        np.empty(0, dtype=object),
+        np.empty(0, dtype=object),
+        np.empty(0, dtype=np.int64),
+        np.empty(0),
+        np.empty(0),
+        np.empty(0, dtype=bool),
+        np.empty(0, dtype=object),
+    )
+
+
+def load_history(s: Session, new: Frame) -> Frame:
+    """The plausible readings the rules need for a batch: per kind, only the persons with a
+    new reading of that kind and only the time around the batch (``HISTORY_NEEDS``)."""
+    clauses = []
+    for kind, (back, ahead) in HISTORY_NEEDS.items():
+        m = new.kind == kind
+        if m.any():
+            clauses.append(
+                and_(
+                    Reading.kind == kind,
+                    Reading.person_id.in_(sorted(set(new.person[m].tolist()))),
+                    Reading.effective_s.between(int(new.t[m].min()) - back,
+                                                int(new.t[m].max()) + ahead),
+                )
+            )  # fmt: skip
+    m = np.isin(new.kind, rules.NEWS2_KINDS)
+    if m.any():
+        clauses.append(
+            and_(
+                Reading.kind.in_(rules.NEWS2_KINDS),
+                Reading.person_id.in_(sorted(set(new.person[m].tolist()))),
+                Reading.effective_s.between(int(new.t[m].min()) - NEWS2_NEEDS[0],
+                                            int(new.t[m].max()) + NEWS2_NEEDS[1]),
+            )
+        )  # fmt: skip
+    if not clauses:
+        return _empty_frame()
     q = select(
         Reading.person_id,
         Reading.kind,
@@ -120,29 +166,17 @@ def load_history(s: Session, persons: Sequence[str], lo: int, hi: int) -> Frame:
         Reading.norm_value2,
         Reading.on_oxygen,
         Reading.reading_id,
-    ).where(
-        Reading.person_id.in_(list(persons)),
-        Reading.implausible.is_(False),
-        Reading.effective_s.between(lo, hi),
-    )
-    rows = s.execute(q).all()
+    ).where(Reading.implausible.is_(False), or_(*clauses))
+    rows = s.connection().execute(q).all()
     if not rows:
-        return Frame(
-            np.empty(0, dtype=object),
-            np.empty(0, dtype=object),
-            np.empty(0, dtype=np.int64),
-            np.empty(0),
-            np.empty(0),
-            np.empty(0, dtype=bool),
-            np.empty(0, dtype=object),
-        )
+        return _empty_frame()
     cols = list(zip(*rows, strict=True))
     return Frame(
         person=np.array(cols[0], dtype=object),
         kind=np.array(cols[1], dtype=object),
         t=np.array(cols[2], dtype=np.int64),
         v=np.array(cols[3], dtype=np.float64),
-        v2=np.array([np.nan if x is None else x for x in cols[4]], dtype=np.float64),
+        v2=np.array(cols[4], dtype=np.float64),  # None becomes NaN
         on_oxygen=np.array(cols[5], dtype=bool),
         rid=np.array(cols[6], dtype=object),
     )
@@ -198,9 +232,7 @@ def evaluate_new(
     new = _frame_from_dicts(new_rows)
     persons = sorted(set(new.person.tolist()))
     people, teams = load_people(s, persons)
-    lo = int(new.t.min()) - LOOKBACK_S
-    hi = int(new.t.max()) + max(LOOKAHEAD_S.values())
-    hist = load_history(s, persons, lo, hi)
+    hist = load_history(s, new)
     targets = _concat(new, _lookahead_targets(new, hist))
     firings = rules.evaluate(targets, hist, people, now)
     return apply_firings(s, firings, teams, now)
@@ -227,23 +259,43 @@ def apply_firings(
         )
     }
     changes: list[AlertChange] = []
+    fresh_keys: list[tuple[str, Firing, list[str], list[int]]] = []
     for key, fs in groups.items():
         top = max(fs, key=lambda f: (SEVERITY_RANK[f.severity], f.effective_t or 0))
         rids = [f.reading_id for f in sorted(fs, key=lambda f: f.effective_t or 0) if f.reading_id]
         eff = [f.effective_t for f in fs if f.effective_t is not None]
         alert = existing.get(key)
         if alert is None:
-            alert = _create(s, key, top, rids, eff, teams, now)
-            if alert is None:  # lost a race with another writer: fold into theirs
-                alert = s.scalars(
-                    select(Alert).where(Alert.dedup_key == key, Alert.status != "resolved")
-                ).one()
-            else:
-                changes.append(_change(alert, "created", True, rids))
-                continue
+            fresh_keys.append((key, top, rids, eff))
+            continue
         change = _refire(s, alert, top, rids, eff, now)
         if change is not None:
             changes.append(change)
+    new_alerts = [_new_alert(key, top, rids, eff, teams, now) for key, top, rids, eff in fresh_keys]
+    try:  # the common case: nobody else created these keys meanwhile, one flush for all
+        with s.begin_nested():
+            s.add_all(new_alerts)
+            s.flush()
+        created = new_alerts
+    except IntegrityError:  # lost a race with another writer: one by one, fold into theirs
+        created = []
+        for (key, top, rids, eff), alert in zip(fresh_keys, new_alerts, strict=True):
+            try:
+                with s.begin_nested():
+                    s.add(alert)
+                    s.flush()
+                created.append(alert)
+            except IntegrityError:
+                theirs = s.scalars(
+                    select(Alert).where(Alert.dedup_key == key, Alert.status != "resolved")
+                ).one()
+                change = _refire(s, theirs, top, rids, eff, now)
+                if change is not None:
+                    changes.append(change)
+    for alert in created:
+        s.add(AlertEvent(alert_id=alert.id, at=now, event="created",
+                         detail={"severity": alert.severity}))  # fmt: skip
+        changes.append(_change(alert, "created", True, list(alert.reading_ids)))
     changes.extend(_supersede(s, firings, now))
     return changes
 
@@ -271,17 +323,11 @@ def _ts(t: int | None) -> datetime | None:
     return None if t is None else datetime.fromtimestamp(t, UTC)
 
 
-def _create(
-    s: Session,
-    key: str,
-    top: Firing,
-    rids: list[str],
-    eff: list[int],
-    teams: Mapping[str, str],
-    now: datetime,
-) -> Alert | None:
+def _new_alert(
+    key: str, top: Firing, rids: list[str], eff: list[int], teams: Mapping[str, str], now: datetime
+) -> Alert:
     rule = RULES[top.rule_id]
-    alert = Alert(
+    return Alert(
         person_id=top.person_id,
         care_team=teams.get(top.person_id, ""),
         rule_id=top.rule_id,
@@ -299,14 +345,6 @@ def _create(
         detail=top.detail,
         source=rule.source,
     )
-    try:
-        with s.begin_nested():
-            s.add(alert)
-            s.flush()
-    except IntegrityError:
-        return None
-    s.add(AlertEvent(alert_id=alert.id, at=now, event="created", detail={"severity": top.severity}))
-    return alert
 
 
 def _refire(
