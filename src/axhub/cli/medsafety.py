@@ -148,6 +148,7 @@ def population_command(
     """Check many people in one vectorised pass; print the most common high-severity findings."""
     from axhub.cli.main import handle_errors, settings
     from axhub.medsafety.population import check_population, select_older_polypharmacy, summarise
+    from axhub.medsafety.texts import NO_FINDING_NOTE
 
     @handle_errors
     def run() -> None:
@@ -176,6 +177,7 @@ def population_command(
         if unresolved.num_rows:
             names = pc.unique(unresolved["drug"]).to_pylist()[:10]
             typer.echo(f"unrecognised names ({unresolved.num_rows} rows): {', '.join(names)}")
+        typer.echo(f"Note: {NO_FINDING_NOTE['en']}")
 
     run()
 
