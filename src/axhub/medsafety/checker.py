@@ -284,7 +284,9 @@ def elderly_findings(kb: Knowledge, drugs: Sequence[int], age: int) -> list[Find
                 )
             )
     if age >= ELDERLY_CHECK_AGE:
-        ac = [d for d in drugs if kb.anticholinergic[d] > 0]
+        ac = [d for d in sorted(set(drugs)) if kb.anticholinergic[d] > 0]
+        # reported under the highest-scoring drug (ties: vocabulary order), as in the population
+        top = max(ac, key=lambda d: (int(kb.anticholinergic[d]), d)) if ac else -1
         score = int(sum(int(kb.anticholinergic[d]) for d in ac))
         if score >= ANTICHOLINERGIC_THRESHOLD:
             names_en = ", ".join(f"{kb.drugs[d].name_en} {kb.anticholinergic[d]}" for d in ac)
@@ -294,7 +296,7 @@ def elderly_findings(kb: Knowledge, drugs: Sequence[int], age: int) -> list[Find
             out.append(
                 Finding(
                     kind="anticholinergic",
-                    drug=kb.drugs[ac[0]].drug_id,
+                    drug=kb.drugs[top].drug_id,
                     other=None,
                     other_kind=None,
                     severity="moderate",
