@@ -7,6 +7,8 @@ import gzip
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from axhub.errors import NotFoundError
 from axhub.fhir import codes, districts
@@ -89,3 +91,11 @@ def test_code_lookups_fail_with_suggestions():
     with pytest.raises(NotFoundError) as err:
         districts.district("toegye-dng")
     assert "toegye-dong" in err.value.suggestions
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=20))
+def test_any_text_roundtrips_through_the_renderer(values):
+    lines = r.join(['{"t":"', r.text(np.array(values, dtype=object)), '"}'])
+    parsed = [orjson.loads(x)["t"] for x in r.buffer_lines(lines).split(b"\n")[:-1]]
+    assert parsed == values

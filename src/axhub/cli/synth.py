@@ -43,12 +43,11 @@ def synth_command(
             for site, counts in manifest["counts"].items():
                 table.add_row(site, *(f"{counts[t]:,}" for t in types))
             console.print(table)
-            console.print(format_report(manifest["calibration"]), highlight=False)
-        console.print(
+            typer.echo(format_report(manifest["calibration"]))
+        typer.echo(
             f"wrote {manifest['resources_total']:,} resources to {out} in "
             f"{manifest['seconds']:.1f} s (devices: {manifest['devices']['enrolled']:,} enrolled, "
-            f"metabolomics: {manifest['metabolomics']['people']:,} people)",
-            highlight=False,
+            f"metabolomics: {manifest['metabolomics']['people']:,} people)"
         )
 
     run()

@@ -110,6 +110,17 @@ PREVALENCE: dict[str, PrevalenceTarget] = {
     ),
 }
 
+# National headline prevalence, adults ≥19, KNHANES 2023 (§2.1: korea.kr/ktin.net/akomnews),
+# age-standardised to the 2005 population: (men, women).  Shown beside the region's crude adult
+# figures for orientation only; the region is older than the standard population.
+HEADLINE_2023: dict[str, tuple[float, float]] = {
+    "obesity": (0.456, 0.278),
+    "hypertension": (0.234, 0.165),
+    "diabetes": (0.120, 0.069),
+    "dyslipidaemia": (0.199, 0.214),
+    "smoking": (0.324, 0.063),
+}
+
 # Sourced anchors the calibration test checks (achieved must be within tolerance).
 # (indicator, sex or "all", age lo, age hi, target, tolerance (absolute), source)
 ANCHORS: tuple[tuple[str, str, int, int, float, float, str], ...] = (

@@ -188,7 +188,17 @@ def generate(
     }
 
 
-def _write_devices(rng, files, p, h, vmatrix, phc_patient, seed, out) -> dict[str, Any]:
+def _write_devices(
+    rng: np.random.Generator,
+    files: Files,
+    p: Columns,
+    h: Columns,
+    vmatrix: np.ndarray,
+    phc_patient: np.ndarray,
+    seed: int,
+    out: Path,
+) -> dict[str, Any]:
+    """Home-device Device/Observation NDJSON and readings.parquet for the enrolled subset."""
     people = extras.enrol(rng, p, h, vmatrix[:, SITES.index("phc")])
     readings = extras.device_readings(rng, people, h, p["age"])
     k = len(people)
@@ -282,7 +292,14 @@ def _device_resources(device_id: pa.Array, patient_ids: np.ndarray, k: int) -> b
     return r.buffer_lines(lines)
 
 
-def _write_metabolomics(rng, p, h, vmatrix, knuh_patient, out) -> dict[str, Any]:
+def _write_metabolomics(
+    rng: np.random.Generator,
+    p: Columns,
+    h: Columns,
+    vmatrix: np.ndarray,
+    knuh_patient: np.ndarray,
+    out: Path,
+) -> dict[str, Any]:
     """Research subset: KNUH patients aged 40-79, 25 % sampled (ASSUMPTION)."""
     age = p["age"]
     eligible = vmatrix[:, SITES.index("knuh")] & (age >= 40) & (age <= 79)
@@ -308,7 +325,15 @@ def _write_metabolomics(rng, p, h, vmatrix, knuh_patient, out) -> dict[str, Any]
     return {"people": len(people), "site": "knuh", "metabolites": list(values)}
 
 
-def _persons_table(p, h, risk, person_ids, names: NameTables, shared) -> pa.Table:
+def _persons_table(
+    p: Columns,
+    h: Columns,
+    risk: Columns,
+    person_ids: np.ndarray,
+    names: NameTables,
+    shared: np.ndarray,
+) -> pa.Table:
+    """Ground-truth person table: true demographics, risk factors and risks."""
     district = p["district"]
     dcode = np.array([d.code for d in DISTRICTS], dtype=object)[district]
     dko = np.array([d.name_ko for d in DISTRICTS], dtype=object)[district]

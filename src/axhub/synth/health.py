@@ -50,7 +50,13 @@ def thresholds(key: str, band: np.ndarray, male: np.ndarray) -> np.ndarray:
     return np.where(band < 0, np.inf, t)
 
 
-def _liability(rng: np.random.Generator, m: np.ndarray, rho: float, extra=None) -> np.ndarray:
+def _liability(
+    rng: np.random.Generator,
+    m: np.ndarray,
+    rho: float,
+    extra: tuple[np.ndarray, float] | None = None,
+) -> np.ndarray:
+    """Standard-normal liability: rho on the shared factor, w on ``extra`` (another liability)."""
     n = len(m)
     e = rng.standard_normal(n)
     if extra is None:
@@ -176,13 +182,11 @@ def draw_health(rng: np.random.Generator, p: Columns) -> Columns:
     egfr = np.where(ckd, egfr_ckd, egfr_ok)
     creat = creatinine_from_egfr(egfr, age.clip(18, None), male)
     # Albuminuria with eGFR ≥60 (CKD 1-2) 5.7 % of adults (JKMS 2016); age shape ASSUMPTION.
-    p_alb = np.array([0.03, 0.03, 0.04, 0.06, 0.08, 0.11, 0.14])[np.clip(band, 0, None)]
     alb_liab = _liability(rng, m, 0.4, (liab["diabetes"], 0.3))
     alb_thr = np.array([_ND.inv_cdf(1 - x) for x in (0.03, 0.03, 0.04, 0.06, 0.08, 0.11, 0.14)])
     albuminuric = adult & np.where(
         ckd, rng.random(n) < 0.45, alb_liab > alb_thr[np.clip(band, 0, None)]
     )
-    del p_alb
     uacr = np.where(
         albuminuric,
         30 * np.exp(np.abs(rng.normal(0, 1.1, n))),

@@ -50,7 +50,18 @@ PREVENT_STROKE = {
 }
 
 
-def prevent_stroke_10y(age, male, tc, hdl, sbp, dm, smoking, egfr, bptx, statin) -> np.ndarray:
+def prevent_stroke_10y(
+    age: np.ndarray,
+    male: np.ndarray,
+    tc: np.ndarray,
+    hdl: np.ndarray,
+    sbp: np.ndarray,
+    dm: np.ndarray,
+    smoking: np.ndarray,
+    egfr: np.ndarray,
+    bptx: np.ndarray,
+    statin: np.ndarray,
+) -> np.ndarray:
     """PREVENT base 10-year stroke risk; age clamped to the 30-79 validity range."""
     a = np.clip(age, 30, 79)
     t = {
@@ -79,7 +90,17 @@ def prevent_stroke_10y(age, male, tc, hdl, sbp, dm, smoking, egfr, bptx, statin)
     return 1 / (1 + np.exp(-x))
 
 
-def findrisc_points(age, bmi, waist, male, inactive, no_veg, bptx, high_glucose, family):
+def findrisc_points(
+    age: np.ndarray,
+    bmi: np.ndarray,
+    waist: np.ndarray,
+    male: np.ndarray,
+    inactive: np.ndarray,
+    no_veg: np.ndarray,
+    bptx: np.ndarray,
+    high_glucose: np.ndarray,
+    family: np.ndarray,
+) -> np.ndarray:
     """FINDRISC total (Lindström & Tuomilehto 2003), points as in clinical-scores.md §7.1."""
     pts = np.select([age < 45, age < 55, age < 65], [0, 2, 3], 4)
     pts += np.select([bmi < 25, bmi <= 30], [0, 1], 3)
@@ -98,7 +119,7 @@ def findrisc_10y(points: np.ndarray) -> np.ndarray:
     )
 
 
-def kfre_5y(age, male, egfr, uacr) -> np.ndarray:
+def kfre_5y(age: np.ndarray, male: np.ndarray, egfr: np.ndarray, uacr: np.ndarray) -> np.ndarray:
     """KFRE 4-variable 5-year kidney-failure risk, non-North-America calibration."""
     x = (
         -0.2201 * (age / 10 - 7.036)
@@ -147,7 +168,9 @@ def _rate(p10: np.ndarray, years: float = 10.0) -> np.ndarray:
     return -np.log1p(-np.clip(p10, 0, 0.999)) / years
 
 
-def _solve_stroke_calibration(h_base, prior, old, n_total, n_old):
+def _solve_stroke_calibration(
+    h_base: np.ndarray, prior: np.ndarray, old: np.ndarray, n_total: int, n_old: int
+) -> tuple[float, float, float]:
     """Factors (f_under80, f_80plus, r_recurrent) matching the KDCA 2022 figures."""
     e_total = cal.STROKE_CRUDE_PER_100K / 1e5 * n_total
     e_old = cal.STROKE_80PLUS_PER_100K / 1e5 * n_old

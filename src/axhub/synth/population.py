@@ -70,8 +70,8 @@ def draw_people(rng: np.random.Generator, n: int, names: NameTables) -> Columns:
     surname = names.draw_surnames(rng, n)
     given = names.draw_given(rng, birth_year, male)
 
-    phone = _phone(rng, n)
-    road, number, detail, postal = _address(rng, district)
+    phone = draw_phones(rng, n)
+    road, number, detail, postal = draw_addresses(rng, district)
     return {
         "district": district,
         "age": age,
@@ -87,13 +87,13 @@ def draw_people(rng: np.random.Generator, n: int, names: NameTables) -> Columns:
     }
 
 
-def _phone(rng: np.random.Generator, n: int) -> np.ndarray:
+def draw_phones(rng: np.random.Generator, n: int) -> np.ndarray:
     mid = _digits(rng.integers(2000, 10000, n), 4)
     last = _digits(rng.integers(0, 10000, n), 4)
     return np.char.add(np.char.add(np.char.add("010-", mid), "-"), last).astype(object)
 
 
-def _address(
+def draw_addresses(
     rng: np.random.Generator, district: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Road name, building number, apartment detail ('' if none) and postcode per person."""

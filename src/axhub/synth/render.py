@@ -43,11 +43,18 @@ def hex_ids(seq: np.ndarray, domain: int, seed: int) -> pa.Array:
     )
 
 
+_CONTROL = [chr(c) for c in range(0x20)] + ["\u2028", "\u2029"]
+
+
 def text(values: np.ndarray | pa.Array) -> pa.Array:
-    """JSON string content (without the quotes) of text values, escaped."""
+    """JSON string content (without the quotes) of text values, escaped (RFC 8259 §7)."""
     arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
     arr = pc.replace_substring(arr, "\\", "\\\\")
-    return pc.replace_substring(arr, '"', '\\"')
+    arr = pc.replace_substring(arr, '"', '\\"')
+    if pc.any(pc.match_substring_regex(arr, "[\\x00-\\x1f\u2028\u2029]")).as_py():
+        for ch in _CONTROL:
+            arr = pc.replace_substring(arr, ch, f"\\u{ord(ch):04x}")
+    return arr
 
 
 def raw(values: np.ndarray) -> pa.Array:

@@ -70,6 +70,7 @@ def calibration_report(
             "bands": rows,
             "adult_male": _r(h[key][adult & p["male"]].mean()) if n else None,
             "adult_female": _r(h[key][adult & ~p["male"]].mean()) if n else None,
+            "national_headline_age_standardised": cal.HEADLINE_2023.get(key),
         }
     anchors = []
     for key, sex, lo, hi, tgt, tol, source in cal.ANCHORS:
@@ -151,6 +152,13 @@ def format_report(rep: dict[str, Any]) -> str:
             women = f"{_pct(af)}/{_pct(row_f['target'])}"
             cells.append(f"{row_m['band']} {men}|{women}")
         lines.append(f"  {key:<20} " + "  ".join(cells))
+        head = block.get("national_headline_age_standardised")
+        if head:
+            lines.append(
+                f"  {'':<20} adults (crude) men {_pct(block['adult_male'])} women "
+                f"{_pct(block['adult_female'])}; national headline 2023 (age-standardised) "
+                f"men {_pct(head[0])} women {_pct(head[1])}"
+            )
     lines.append("sourced anchors:")
     for a in rep["anchors"]:
         mark = "ok " if a["ok"] else "OFF"

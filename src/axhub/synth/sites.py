@@ -12,7 +12,7 @@ import numpy as np
 
 from axhub.fhir.districts import DISTRICTS
 from axhub.synth.names import NameTables
-from axhub.synth.population import Columns, _address, _phone
+from axhub.synth.population import Columns, draw_addresses, draw_phones
 
 SITES = ("knuh", "hallym", "phc", "clinics")
 
@@ -218,13 +218,13 @@ def site_demographics(
     birth = np.where(flags["birth_date_typo"], birth + shift.astype("timedelta64[D]"), birth)
 
     phone = p["phone"][person].copy()
-    new_phone = _phone(rng, m)
+    new_phone = draw_phones(rng, m)
     phone = np.where(flags["old_phone"], new_phone, phone)
 
     district = p["district"][person].copy()
     moved = flags["old_address"]
     other_district = np.where(rng.random(m) < 0.5, rng.choice(len(DISTRICTS), m), district)
-    o_road, o_number, o_detail, o_postal = _address(rng, other_district)
+    o_road, o_number, o_detail, o_postal = draw_addresses(rng, other_district)
     road = np.where(moved, o_road, p["road"][person])
     number = np.where(moved, o_number, p["number"][person])
     detail = np.where(moved, o_detail, p["detail"][person])
