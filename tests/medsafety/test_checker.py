@@ -109,3 +109,10 @@ def test_nothing_found_is_never_called_safe() -> None:
     assert "does not mean they are safe" in NO_FINDING_NOTE["en"]
     assert "안전하다는 뜻은 아닙니다" in NO_FINDING_NOTE["ko"]
     assert not re.search(r"(?<!not mean they are )\bsafe\b", NO_FINDING_NOTE["en"])
+
+
+def test_a_food_given_as_a_drug_is_pointed_to_the_right_list() -> None:
+    (f,) = [x for x in check(["홍삼", "digoxin", "furosemide"]) if x.kind == "unresolved"]
+    assert f.suggestions[0] == "red_ginseng (a food, not a drug)"
+    pairs = _pairs(check(["digoxin", "furosemide"]))
+    assert pairs[("digoxin", "furosemide")].mechanism == "hypokalaemia_ddi"

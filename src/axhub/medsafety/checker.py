@@ -8,6 +8,7 @@ Absence of findings is never worded as "safe" (see :data:`texts.NO_FINDING_NOTE`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections import defaultdict
@@ -235,6 +236,11 @@ def drug_finding(kb: Knowledge, t: SafetyTables, a: int, b: int) -> Finding | No
 
 
 def _unresolved(kb: Knowledge, r: Resolution) -> Finding:
+    other_kind = "food" if r.kind == "drug" else "drug"
+    crossed = vocabulary_for(kb).resolve(r.query, other_kind)
+    if crossed.resolved and crossed.how in {"exact", "atc"}:
+        hint = f"{crossed.canonical} (a {other_kind}, not a {r.kind})"
+        r = dataclasses.replace(r, suggestions=(hint, *r.suggestions))
     suggestions = ", ".join(r.suggestions) or "none"
     values = {"drug": r.query, "suggestions": suggestions}
     t = _texts(kb, "unresolved", values)
@@ -370,11 +376,11 @@ def check(
     resolved_f = [vocab.resolve(n, "food") for n in foods if n.strip()]
     missing = [r for r in (*resolved_d, *resolved_f) if not r.resolved]
     if missing and strict:
-        first = missing[0]
+        first = _unresolved(kb, missing[0])
         raise NotFoundError(
-            f"unknown {first.kind} name(s): {', '.join(repr(r.query) for r in missing)}",
+            f"unknown {missing[0].kind} name(s): {', '.join(repr(r.query) for r in missing)}",
             suggestions=list(first.suggestions),
-            field=first.kind,
+            field=missing[0].kind,
         )
     findings = [_unresolved(kb, r) for r in missing]
     di = list(dict.fromkeys(r.index for r in resolved_d if r.index is not None))

@@ -237,6 +237,7 @@ DRUG_RULES: tuple[Rule, ...] = (
     ),
     Rule("hyperkalaemia", ("k_raising",), ("k_raising",), _flat(2), "toxicity"),
     Rule("qt_additive", ("qt",), ("qt",), _flat(2), "toxicity"),
+    Rule("hypokalaemia_ddi", ("digitalis",), ("k_losing",), _flat(2), "toxicity"),
 )
 
 
