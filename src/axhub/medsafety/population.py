@@ -156,38 +156,179 @@ def _pairs_within(
     return np.concatenate(out_g), np.concatenate(out_a), np.concatenate(out_b)
 
 
-def _frame(
-    persons: pa.Array,
-    p: np.ndarray,
-    kind: str,
-    drug: pa.Array,
-    other: pa.Array | None,
-    sev: np.ndarray,
-    evidence: np.ndarray,
-    mech: np.ndarray,
-    mech_names: tuple[str, ...],
-    conf: np.ndarray | None,
-    detail: pa.Array | None,
-) -> pa.Table:
-    n = len(p)
-    sev_names = pa.array([*SEVERITIES, "unknown"])
-    return pa.table(
-        {
-            "person_id": pc.cast(persons.take(pa.array(p)), pa.string()),
-            "kind": pa.repeat(pa.scalar(kind, pa.string()), n),
-            "drug": drug,
-            "other": other if other is not None else pa.nulls(n, pa.string()),
-            "severity": sev_names.take(pa.array(sev.astype(np.int64))),
-            "severity_rank": pa.array(np.where(sev > 4, -1, sev).astype(np.int8)),
-            "evidence": pa.array(list(EVIDENCE)).take(pa.array(evidence.astype(np.int64))),
-            "mechanism": pa.array(list(mech_names)).take(pa.array(mech.astype(np.int64))),
-            "confidence": pa.array(conf, pa.float32(), from_pandas=True)
-            if conf is not None
-            else pa.nulls(n, pa.float32()),
-            "detail": detail if detail is not None else pa.nulls(n, pa.string()),
-        },
-        schema=OUTPUT_SCHEMA,
+@dataclass
+class _Batch:
+    """Shared state of one population pass: the person index and the lookup tables."""
+
+    kb: Knowledge
+    t: SafetyTables
+    lk: _Lookups
+    persons: pa.Array
+
+    def codes(self, col: pa.ChunkedArray) -> np.ndarray:
+        """Row -> person index."""
+        found = pc.index_in(pc.cast(col, pa.string()), value_set=self.persons)
+        return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def frame(
+        self,
+        p: np.ndarray,
+        kind: str,
+        drug: pa.Array,
+        *,
+        severity: np.ndarray,
+        evidence: int | np.ndarray,
+        mechanism: str | np.ndarray,
+        other: pa.Array | None = None,
+        confidence: np.ndarray | None = None,
+        detail: pa.Array | None = None,
+    ) -> pa.Table:
+        """Rows of OUTPUT_SCHEMA; scalar evidence/mechanism apply to every row."""
+        n = len(p)
+        if isinstance(evidence, int):
+            evidence = np.full(n, evidence)
+        if isinstance(mechanism, str):
+            mechanism = np.full(n, self.lk.mechanisms.index(mechanism))
+        sev_names = pa.array([*SEVERITIES, "unknown"])
+        conf = (
+            pa.array(confidence, pa.float32(), from_pandas=True)
+            if confidence is not None
+            else pa.nulls(n, pa.float32())
+        )
+        return pa.table(
+            {
+                "person_id": pc.cast(self.persons.take(pa.array(p)), pa.string()),
+                "kind": pa.repeat(pa.scalar(kind, pa.string()), n),
+                "drug": drug,
+                "other": other if other is not None else pa.nulls(n, pa.string()),
+                "severity": sev_names.take(pa.array(severity.astype(np.int64))),
+                "severity_rank": pa.array(np.where(severity > 4, -1, severity).astype(np.int8)),
+                "evidence": pa.array(list(EVIDENCE)).take(pa.array(evidence.astype(np.int64))),
+                "mechanism": pa.array(list(self.lk.mechanisms)).take(
+                    pa.array(mechanism.astype(np.int64))
+                ),
+                "confidence": conf,
+                "detail": detail if detail is not None else pa.nulls(n, pa.string()),
+            },
+            schema=OUTPUT_SCHEMA,
+        )
+
+    def drugs(self, index: np.ndarray) -> pa.Array:
+        return self.lk.drug_ids.take(pa.array(index))
+
+    def strings(self, names: tuple[str, ...], index: np.ndarray) -> pa.Array:
+        return pa.array(np.array(names, dtype=object)[index] if len(index) else [], pa.string())
+
+
+_UNKNOWN, _UNRESOLVED_EV, _CRITERION_EV = 5, 4, 3  # severity / evidence codes
+
+
+def _unresolved_rows(b: _Batch, p: np.ndarray, names: pa.Array, what: str) -> pa.Table:
+    log.warning("%d %s rows with unrecognised names", len(p), what)
+    return b.frame(
+        p,
+        "unresolved",
+        names,
+        severity=np.full(len(p), _UNKNOWN),
+        evidence=_UNRESOLVED_EV,
+        mechanism="unresolved",
+        detail=pa.repeat(pa.scalar(what, pa.string()), len(p)),
     )
+
+
+def _drug_drug(b: _Batch, rp: np.ndarray, rd: np.ndarray) -> pa.Table:
+    g, x, y = _pairs_within(rp, rd)
+    sev = b.t.dd_sev[x, y]
+    keep = sev > 0
+    g, x, y, sev = g[keep], x[keep], y[keep], sev[keep]
+    first = b.lk.dd_first[x, y]  # report the affected drug first
+    conf = np.where(
+        b.t.dd_evidence[x, y] == 2,
+        np.maximum(b.t.predictions.dd_conf[x, y], b.t.predictions.dd_conf[y, x]),
+        np.nan,
+    )
+    return b.frame(
+        g,
+        "drug-drug",
+        b.drugs(np.where(first, x, y)),
+        other=b.drugs(np.where(first, y, x)),
+        severity=sev,
+        evidence=b.t.dd_evidence[x, y],
+        mechanism=b.lk.dd_mech[x, y],
+        confidence=conf,
+    )
+
+
+def _duplicates(b: _Batch, rp: np.ndarray, rd: np.ndarray) -> pa.Table:
+    n_classes = len(b.lk.atc4_names)
+    order = np.lexsort((rd, b.lk.atc4[rd], rp))
+    g, x, y = _pairs_within(rp[order] * n_classes + b.lk.atc4[rd[order]], rd[order])
+    return b.frame(
+        g // n_classes,
+        "duplicate",
+        b.drugs(x),
+        other=b.drugs(y),
+        severity=np.full(len(g), SEVERITIES.index("moderate")),
+        evidence=_CRITERION_EV,
+        mechanism="duplicate",
+        detail=b.strings(b.lk.atc4_names, b.lk.atc4[x]),
+    )
+
+
+def _drug_food(
+    b: _Batch, rp: np.ndarray, rd: np.ndarray, fp: np.ndarray, ff: np.ndarray
+) -> pa.Table:
+    """Cross each person's foods with their drugs (searchsorted ranges, no per-person loop)."""
+    start = np.searchsorted(rp, fp, "left")
+    cnt = np.searchsorted(rp, fp, "right") - start
+    offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    d = rd[np.repeat(start, cnt) + offs]
+    f, p = np.repeat(ff, cnt), np.repeat(fp, cnt)
+    sev = b.t.food_sev[d, f]
+    keep = sev > 0
+    d, f, p, sev = d[keep], f[keep], p[keep], sev[keep]
+    ev = b.t.food_evidence[d, f]
+    return b.frame(
+        p,
+        "drug-food",
+        b.drugs(d),
+        other=b.lk.food_ids.take(pa.array(f)),
+        severity=sev,
+        evidence=ev,
+        mechanism=b.lk.food_mech[d, f],
+        confidence=np.where(ev == 2, b.t.predictions.food_conf[d, f], np.nan),
+    )
+
+
+def _elderly(b: _Batch, rp: np.ndarray, rd: np.ndarray, age: np.ndarray) -> list[pa.Table]:
+    """Criteria rows per (person, drug) and one anticholinergic-burden row per person."""
+    hit = b.lk.criteria[rd] & (age[rp][:, None] >= b.lk.criteria_age[None, :])
+    r, c = np.nonzero(hit)
+    pim = b.frame(
+        rp[r],
+        "elderly",
+        b.drugs(rd[r]),
+        severity=b.lk.criteria_sev[c],
+        evidence=_CRITERION_EV,
+        mechanism="pim",
+        detail=b.strings(b.lk.criteria_ids, c),
+    )
+    points = b.kb.anticholinergic[rd].astype(np.int32)
+    score = np.bincount(rp, weights=points, minlength=len(b.persons)).astype(np.int32)
+    top = np.full(len(b.persons), -1, dtype=np.int64)
+    order = np.lexsort((points, rp))  # the last row per person is its top-scoring drug
+    top[rp[order]] = rd[order]
+    who = np.nonzero((score >= ANTICHOLINERGIC_THRESHOLD) & (age >= ELDERLY_CHECK_AGE))[0]
+    burden = b.frame(
+        who,
+        "anticholinergic",
+        b.drugs(top[who]),
+        severity=np.full(len(who), SEVERITIES.index("moderate")),
+        evidence=_CRITERION_EV,
+        mechanism="anticholinergic",
+        detail=pc.cast(pa.array(score[who]), pa.string()),
+    )
+    return [pim, burden]
 
 
 def check_population(
@@ -204,202 +345,45 @@ def check_population(
     reported as ``unresolved`` rows, never dropped.  Returns :data:`OUTPUT_SCHEMA`.
     """
     kb = knowledge or default_knowledge()
-    t: SafetyTables = tables_for(kb)
-    lk = _lookups(kb)
     reg_p = _column(regimens, "person_id", "regimens")
     reg_d, reg_names = _resolve(kb, _column(regimens, "drug", "regimens"), "drug")
-    id_cols = [pc.cast(reg_p, pa.string())]
+    id_cols = [reg_p]
     if diets is not None:
         diet_p = _column(diets, "person_id", "diets")
         diet_f, diet_names = _resolve(kb, _column(diets, "food", "diets"), "food")
-        id_cols.append(pc.cast(diet_p, pa.string()))
+        id_cols.append(diet_p)
     if ages is not None:
         age_p = _column(ages, "person_id", "ages")
-        id_cols.append(pc.cast(age_p, pa.string()))
-    persons = pc.unique(pa.chunked_array([c.combine_chunks() for c in id_cols]).combine_chunks())
-
-    def codes(col: pa.ChunkedArray) -> np.ndarray:
-        return (
-            pc.index_in(pc.cast(col, pa.string()), value_set=persons)
-            .to_numpy(zero_copy_only=False)
-            .astype(np.int64)
-        )
+        id_cols.append(age_p)
+    persons = pc.unique(
+        pa.chunked_array(
+            [pc.cast(c, pa.string()).combine_chunks() for c in id_cols]
+        ).combine_chunks()
+    )
+    b = _Batch(kb, tables_for(kb), _lookups(kb), persons)
 
     parts: list[pa.Table] = []
-    rp_all = codes(reg_p)
+    rp_all = b.codes(reg_p)
     bad = reg_d < 0
     if bad.any():
-        n_bad = int(bad.sum())
-        log.warning("%d regimen rows with unrecognised drug names", n_bad)
-        names = reg_names.filter(pa.array(bad))
-        mech_ix = np.full(n_bad, lk.mechanisms.index("unresolved"))
-        parts.append(
-            _frame(
-                persons,
-                rp_all[bad],
-                "unresolved",
-                names,
-                None,
-                np.full(n_bad, 5),
-                np.full(n_bad, 4),
-                mech_ix,
-                lk.mechanisms,
-                None,
-                None,
-            )
-        )
+        parts.append(_unresolved_rows(b, rp_all[bad], reg_names.filter(pa.array(bad)), "drug"))
     key = _unique_sorted(rp_all[~bad] * len(kb.drugs) + reg_d[~bad])
     rp, rd = key // len(kb.drugs), key % len(kb.drugs)  # sorted by person, then drug
-
-    # drug-drug
-    g, a, b = _pairs_within(rp, rd)
-    sev = t.dd_sev[a, b]
-    keep = sev > 0
-    g, a, b, sev = g[keep], a[keep], b[keep], sev[keep]
-    first = lk.dd_first[a, b]
-    drug, other = np.where(first, a, b), np.where(first, b, a)
-    conf = np.where(
-        t.dd_evidence[a, b] == 2,
-        np.maximum(t.predictions.dd_conf[a, b], t.predictions.dd_conf[b, a]),
-        np.nan,
-    )
-    parts.append(
-        _frame(
-            persons,
-            g,
-            "drug-drug",
-            lk.drug_ids.take(pa.array(drug)),
-            lk.drug_ids.take(pa.array(other)),
-            sev,
-            t.dd_evidence[a, b],
-            lk.dd_mech[a, b],
-            lk.mechanisms,
-            conf,
-            None,
-        )
-    )
-
-    # duplicates (same ATC level 4)
-    order = np.lexsort((rd, lk.atc4[rd], rp))
-    grp = rp[order] * len(lk.atc4_names) + lk.atc4[rd[order]]
-    g2, a2, b2 = _pairs_within(grp, rd[order])
-    n2 = len(g2)
-    parts.append(
-        _frame(
-            persons,
-            g2 // len(lk.atc4_names),
-            "duplicate",
-            lk.drug_ids.take(pa.array(a2)),
-            lk.drug_ids.take(pa.array(b2)),
-            np.full(n2, 2),
-            np.full(n2, 3),
-            np.full(n2, lk.mechanisms.index("duplicate")),
-            lk.mechanisms,
-            None,
-            pa.array(np.array(lk.atc4_names, dtype=object)[lk.atc4[a2]] if n2 else [], pa.string()),
-        )
-    )
-
-    # drug-food
+    parts += [_drug_drug(b, rp, rd), _duplicates(b, rp, rd)]
     if diets is not None:
-        fp_all = codes(diet_p)
+        fp_all = b.codes(diet_p)
         fbad = diet_f < 0
         if fbad.any():
-            n_bad = int(fbad.sum())
-            log.warning("%d diet rows with unrecognised food names", n_bad)
             parts.append(
-                _frame(
-                    persons,
-                    fp_all[fbad],
-                    "unresolved",
-                    diet_names.filter(pa.array(fbad)),
-                    None,
-                    np.full(n_bad, 5),
-                    np.full(n_bad, 4),
-                    np.full(n_bad, lk.mechanisms.index("unresolved")),
-                    lk.mechanisms,
-                    None,
-                    pa.array(["food"] * n_bad),
-                )
+                _unresolved_rows(b, fp_all[fbad], diet_names.filter(pa.array(fbad)), "food")
             )
         fkey = _unique_sorted(fp_all[~fbad] * len(kb.foods) + diet_f[~fbad])
-        fp, ff = fkey // len(kb.foods), fkey % len(kb.foods)
-        start = np.searchsorted(rp, fp, "left")
-        cnt = np.searchsorted(rp, fp, "right") - start
-        total = int(cnt.sum())
-        offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        pd_ = rd[np.repeat(start, cnt) + offs]
-        pf, pp = np.repeat(ff, cnt), np.repeat(fp, cnt)
-        fsev = t.food_sev[pd_, pf]
-        keep = fsev > 0
-        pd_, pf, pp, fsev = pd_[keep], pf[keep], pp[keep], fsev[keep]
-        ev = t.food_evidence[pd_, pf]
-        fconf = np.where(ev == 2, t.predictions.food_conf[pd_, pf], np.nan)
-        parts.append(
-            _frame(
-                persons,
-                pp,
-                "drug-food",
-                lk.drug_ids.take(pa.array(pd_)),
-                lk.food_ids.take(pa.array(pf)),
-                fsev,
-                ev,
-                lk.food_mech[pd_, pf],
-                lk.mechanisms,
-                fconf,
-                None,
-            )
-        )
-
-    # elderly criteria and anticholinergic burden
+        parts.append(_drug_food(b, rp, rd, fkey // len(kb.foods), fkey % len(kb.foods)))
     if ages is not None:
-        age_arr = np.full(len(persons), -1, dtype=np.int32)
-        age_vals = pc.cast(_column(ages, "age", "ages"), pa.int32()).to_numpy(zero_copy_only=False)
-        age_arr[codes(age_p)] = np.nan_to_num(age_vals, nan=-1).astype(np.int32)
-        page = age_arr[rp]
-        hit = lk.criteria[rd] & (page[:, None] >= lk.criteria_age[None, :])
-        r_i, c_i = np.nonzero(hit)
-        parts.append(
-            _frame(
-                persons,
-                rp[r_i],
-                "elderly",
-                lk.drug_ids.take(pa.array(rd[r_i])),
-                None,
-                lk.criteria_sev[c_i],
-                np.full(len(r_i), 3),
-                np.full(len(r_i), lk.mechanisms.index("pim")),
-                lk.mechanisms,
-                None,
-                pa.array(
-                    np.array(lk.criteria_ids, dtype=object)[c_i] if len(c_i) else [], pa.string()
-                ),
-            )
-        )
-        points = kb.anticholinergic[rd].astype(np.int32)
-        score = np.bincount(rp, weights=points, minlength=len(persons)).astype(np.int32)
-        top = np.full(len(persons), -1, dtype=np.int64)
-        top_pts = np.zeros(len(persons), dtype=np.int32)
-        order = np.lexsort((points, rp))  # last row per person holds its top-scoring drug
-        top[rp[order]] = rd[order]
-        top_pts[rp[order]] = points[order]
-        who = np.nonzero((score >= ANTICHOLINERGIC_THRESHOLD) & (age_arr >= ELDERLY_CHECK_AGE))[0]
-        parts.append(
-            _frame(
-                persons,
-                who,
-                "anticholinergic",
-                lk.drug_ids.take(pa.array(top[who])),
-                None,
-                np.full(len(who), 2),
-                np.full(len(who), 3),
-                np.full(len(who), lk.mechanisms.index("anticholinergic")),
-                lk.mechanisms,
-                None,
-                pc.cast(pa.array(score[who]), pa.string()),
-            )
-        )
-        del top_pts
+        age = np.full(len(persons), -1, dtype=np.int32)
+        values = pc.cast(_column(ages, "age", "ages"), pa.int32()).to_numpy(zero_copy_only=False)
+        age[b.codes(age_p)] = np.nan_to_num(values, nan=-1).astype(np.int32)
+        parts += _elderly(b, rp, rd, age)
     out = pa.concat_tables(parts)
     return out.sort_by([("severity_rank", "descending"), ("person_id", "ascending")])
 
