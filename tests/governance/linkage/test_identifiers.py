@@ -75,7 +75,7 @@ def test_hangul_and_romanised_records_normalise_alike(tmp_path: Path) -> None:
     p1, p2, p3, p4 = out
     assert p1["name"] == p2["name"] == p3["name"] == "iminjun"
     assert p1["birth_date"] == "19500304" and p1["birth_year"] == "1950"
-    assert p1["phone"] == p2["phone"] == "01012345678"
+    assert p1["phone"] == p2["phone"] == "12345678"
     assert p1["district"] == "toegyedong" and p1["sex"] == "m"
     assert p4["name"] is None and p4["birth_date"] is None
 

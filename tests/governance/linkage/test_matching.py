@@ -20,7 +20,12 @@ from axhub.governance.linkage import (
     link,
     match,
 )
-from axhub.governance.linkage.matching import _components, _one_to_one, _pairs_in_buckets, dice
+from axhub.governance.linkage.matching import (
+    _cluster_one_per_site,
+    _components,
+    _pairs_in_buckets,
+    dice,
+)
 
 PEOPLE = [  # family, given, birth date, sex, phone, district
     ("gim", "minjun", "19500304", "m", "01012345678", "toegyedong"),
@@ -72,7 +77,7 @@ def test_person_ids_are_stable_keyed_and_pseudonymous(secret: str) -> None:
     enc = {s: encode(_site(PEOPLE, s), secret, REGION_ENCODING) for s in ("a", "b")}
     first = link(enc, REGION_LINK).column("person_id").to_pylist()
     again = link(enc, REGION_LINK).column("person_id").to_pylist()
-    other_key = link(enc, LinkConfig(threshold=0.75, person_key=b"another-unit-key")).column(
+    other_key = link(enc, LinkConfig(threshold=0.7, person_key=b"another-unit-key")).column(
         "person_id"
     )
     assert first == again
@@ -146,14 +151,23 @@ def test_dice_matches_definition() -> None:
     assert np.allclose(dice(bits, left, right), expect)
 
 
-def test_one_to_one_keeps_best_partner_per_site() -> None:
-    # record 0 (site 0) scores 0.9 with 1 and 0.8 with 2 (both site 1); 3 (site 1) pairs with 4
-    left = np.array([0, 0, 3, 4])
-    right = np.array([1, 2, 4, 2])
-    score = np.array([0.9, 0.8, 0.95, 0.85])
-    site = np.array([0, 1, 1, 1, 0], dtype=np.int32)
-    keep = _one_to_one(left, right, score, site, 2)
-    assert keep.tolist() == [True, False, True, False]
+def test_clusters_hold_one_record_per_site_best_link_first() -> None:
+    # records 0,3 at site 0; 1,2 at site 1; 4 at site 2
+    # 0-1 (0.9) beats 0-2 (0.8); 3-2 (0.85); 4 links to 0 (0.95) and to 3 (0.7)
+    left = np.array([0, 0, 3, 4, 4, 1])
+    right = np.array([1, 2, 2, 0, 3, 3])
+    score = np.array([0.9, 0.8, 0.85, 0.95, 0.7, 0.99])
+    site = np.array([0, 1, 1, 0, 2], dtype=np.int32)
+    label = _cluster_one_per_site(5, left, right, score, site)
+    # 1-3 (0.99) first, then 4-0 (0.95); 0-1 would put 0 and 3 (both site 0) together: refused
+    assert label[1] == label[3] and label[4] == label[0]
+    assert label[0] != label[1]
+    # then 0-2 (0.8) joins 2 to {0, 4}; 3-2 would give {1, 3} a second site-1 record
+    assert label[2] == label[0]
+    clusters: dict[int, list[int]] = {}
+    for i, lab in enumerate(label.tolist()):
+        clusters.setdefault(lab, []).append(int(site[i]))
+    assert all(len(s) == len(set(s)) for s in clusters.values())
 
 
 def test_components_join_chains_across_sites() -> None:

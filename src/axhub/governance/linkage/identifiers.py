@@ -7,7 +7,8 @@ DuckDB statement each, then normalises all columns at once in SQL:
   folded to a romanisation skeleton (``SKELETON_RULES``) so that "Lee", "Yi", "Rhee" and RR
   "I" (이) agree; family and given name kept apart and joined;
 * birth date ``YYYYMMDD`` and birth year; sex ``m``/``f``/``o``/``u``;
-* phone: digits, country code +82 replaced by the trunk 0;
+* phone: digits, country code +82 replaced by the trunk 0, last 8 digits kept (the shared
+  prefix 010 of every mobile number carries no information);
 * district: ``address[0].district`` romanised (the Hangul district name, e.g. 퇴계동).
 
 The output never leaves the site: only ``encode()``'s output does.
@@ -160,7 +161,7 @@ def normalise(patients: pa.Table) -> pa.Table:
             nullif(coalesce(family, '') || coalesce(given, ''), '') AS name,
             CASE WHEN length(birth_date) = 8 THEN birth_date END AS birth_date,
             CASE WHEN length(birth_date) >= 4 THEN left(birth_date, 4) END AS birth_year,
-            sex, replace(phone, '+', '') AS phone, district
+            sex, right(replace(phone, '+', ''), 8) AS phone, district
         FROM s
         """
     ).to_arrow_table()

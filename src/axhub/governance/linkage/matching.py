@@ -9,10 +9,11 @@ vectorised over whole arrays:
    agree on all sampled bits of some table become candidate pairs. Nothing but the encodings is
    needed, so blocking leaks nothing beyond the encodings themselves.
 2. **Scoring** by the Dice coefficient on packed ``uint64`` words with ``np.bitwise_count``.
-3. **One-to-one** assignment per site pair (a record matches at most one record of each
-   other site): rounds of mutual best matches, the vectorised form of greedy assignment.
-4. **Clustering** of the accepted pairs into connected components across all sites.
-5. **Person ids**: HMAC-SHA-256 under the linkage unit's own key of the cluster's smallest
+3. **Clustering** across all sites, best link first, with at most one record per site in a
+   cluster (each site holds one record per person), which also makes every site pair
+   one-to-one; computed in rounds of mutual best links (Borůvka), each round vectorised.
+   ``one_per_site=False`` gives plain connected components instead.
+4. **Person ids**: HMAC-SHA-256 under the linkage unit's own key of the cluster's smallest
    member, computed in DuckDB SQL: stable as long as the cluster keeps its smallest member.
 """
 
@@ -52,7 +53,7 @@ class LinkConfig:
     lsh_bits: int = 18
     max_bucket: int = 2000
     seed: int = 20261126
-    one_to_one: bool = True
+    one_per_site: bool = True
     person_key: bytes = b"axhub-linkage-unit-person-ids"
     id_prefix: str = "rp-"
 
@@ -200,33 +201,48 @@ def dice(
     return out
 
 
-def _one_to_one(
+def _cluster_one_per_site(
+    n: int,
     left: NDArray[np.int64],
     right: NDArray[np.int64],
     score: NDArray[np.float64],
     site: NDArray[np.int32],
-    n_sites: int,
-) -> NDArray[np.bool_]:
-    """Rounds of mutual best matches: each record keeps at most one partner per other site."""
-    accepted = np.zeros(len(left), dtype=bool)
-    alive = np.ones(len(left), dtype=bool)
-    # slot = (record, partner's site): a record may fill one slot per other site. Each pair
-    # needs two slots; it is taken when it is the best live pair of both.
-    slots = np.r_[left * n_sites + site[right], right * n_sites + site[left]]
-    pair_of = np.r_[np.arange(len(left)), np.arange(len(left))]
-    # order by score descending, ties broken by pair order (deterministic)
-    order = np.lexsort((np.r_[right, right], np.r_[left, left], -np.r_[score, score]))
-    while alive.any():
-        idx = order[alive[pair_of[order]]]
-        _, first = np.unique(slots[idx], return_index=True)
-        wins = np.bincount(pair_of[idx[first]], minlength=len(left))
-        take = (wins == 2) & alive
-        if not take.any():
+) -> NDArray[np.int64]:
+    """Clusters with at most one record per site, merged best link first.
+
+    Borůvka-style rounds: every cluster picks its best link to a cluster with no site in
+    common; clusters whose choices are mutual merge. The best remaining link is always
+    mutual, so each round merges at least one pair, and the result is the greedy
+    (best-first) constrained single-linkage clustering computed a round, not a pair, at a
+    time. One record per site per cluster implies a one-to-one match between any two sites.
+    """
+    label = np.arange(n, dtype=np.int64)
+    mask = (np.int64(1) << site.astype(np.int64)).astype(np.int64)
+    order = np.lexsort((right, left, -score))
+    left, right = left[order], right[order]
+    while len(left):
+        cu, cv = label[left], label[right]
+        valid = (cu != cv) & ((mask[cu] & mask[cv]) == 0)
+        left, right, cu, cv = left[valid], right[valid], cu[valid], cv[valid]
+        if not len(left):
             break
-        accepted |= take
-        filled = np.unique(slots[np.r_[take, take]])
-        alive &= ~np.isin(slots[: len(left)], filled) & ~np.isin(slots[len(left) :], filled)
-    return accepted
+        m = len(left)
+        ends = np.r_[cu, cv]
+        edge = np.r_[np.arange(m), np.arange(m)]
+        # edges are in score order, so a cluster's lowest edge number is its best link
+        by_end = np.lexsort((edge, ends))
+        first = by_end[np.r_[True, ends[by_end][1:] != ends[by_end][:-1]]]
+        wins = np.bincount(edge[first], minlength=m)
+        merge = np.flatnonzero(wins == 2)
+        if not len(merge):  # cannot happen: the best remaining link is always mutual
+            break
+        root = np.minimum(cu[merge], cv[merge])
+        other = np.maximum(cu[merge], cv[merge])
+        remap = np.arange(n, dtype=np.int64)
+        remap[other] = root
+        mask[root] |= mask[other]
+        label = remap[label]
+    return label
 
 
 def _components(n: int, left: NDArray[np.int64], right: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -311,10 +327,10 @@ def link(encodings_by_site: Mapping[str, pa.Table], config: LinkConfig) -> pa.Ta
     cands = _stack(encodings_by_site)
     n = len(cands.site)
     left, right, score = _scored(cands, config)
-    if config.one_to_one and len(left):
-        keep = _one_to_one(left, right, score, cands.site, len(cands.sites))
-        left, right = left[keep], right[keep]
-    cluster = _components(n, left, right)
+    if config.one_per_site:
+        cluster = _cluster_one_per_site(n, left, right, score, cands.site)
+    else:
+        cluster = _components(n, left, right)
     site_col = pa.array(cands.sites).take(pa.array(cands.site))
     pid = person_ids(site_col, cands.record_id, cluster, config)
     log.info(
