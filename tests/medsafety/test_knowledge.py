@@ -79,7 +79,7 @@ def test_audit_catches_opposite_effects_and_control_conflicts(data_copy: Path) -
             "amlodipine,grapefruit,minor,exposure_up,cyp3a_gut,kfda_2012_03,CCBs with grapefruit\n"
         )
     problems = audit(load_knowledge(data_copy))
-    reasons = sorted(p.reason for p in problems)
+    reasons = sorted({p.reason for p in problems})
     assert reasons == ["cited interaction and control", "exposure_down vs exposure_up"]
     assert all(p.kind == "conflict" for p in problems)
 
