@@ -230,19 +230,20 @@ def _address(a: str) -> str:
     return _obj([(k, _get(a, k)) for k in _ADDRESS])
 
 
-def _field_sql(src: str, name: str, spec: Spec, depth: int) -> str:
-    value, items = _get(src, name), _items(src, name)
+def _field_sql(value: str, spec: Spec, depth: int) -> str:
+    """SQL rebuilding one element from ``value`` (a JSON expression of the element)."""
+    items = f"json_extract({value}, '$[*]')"
     if isinstance(spec, Nested):
 
         def build(e: str) -> str:
-            return _obj([(k, _field_sql(e, k, s, depth + 1)) for k, s in spec.fields.items()])
+            return _obj([(k, _field_sql(_get(e, k), s, depth + 1)) for k, s in spec.fields.items()])
 
         return _list(items, build, depth) if spec.array else build(value)
     match spec:
         case "keep":
             return value
         case "year_month":
-            return f"to_json(left(json_extract_string({src}, {_lit('$.' + name)}), 7))"
+            return f"to_json(left(json_extract_string({value}, '$'), 7))"
         case "concept":
             return _concept(value, depth)
         case "concepts":
@@ -262,7 +263,7 @@ def _field_sql(src: str, name: str, spec: Spec, depth: int) -> str:
                 f"CASE WHEN json_type({value}) = 'ARRAY' THEN {_list(items, _address, depth)} "
                 f"ELSE {_address(value)} END"
             )
-    raise ConfigError(f"unknown transform {spec!r}", field=name)
+    raise ConfigError(f"unknown transform {spec!r}")
 
 
 def resource_sql(allowlist: AllowList, resource_type: str) -> str:
@@ -282,14 +283,17 @@ def resource_sql(allowlist: AllowList, resource_type: str) -> str:
     else:
         id_sql = "zone_pseudo(_site || '/' || resource_type || '/' || src_id)"
     pairs = [("resourceType", "resource_type"), ("id", id_sql)]
-    pairs += [(k, _field_sql("src_resource", k, s, 0)) for k, s in fields.items()]
+    # One parse of each resource: every allowed top-level element extracted at once.
+    names = list(fields)
+    paths = "[" + ", ".join(_lit(f"$.{k}") for k in names) + "]"
+    pairs += [(k, _field_sql(f"_f[{i + 1}]", fields[k], 0)) for i, k in enumerate(names)]
     body = ", ".join(f"{_lit(k)}, {v}" for k, v in pairs)
     return f"""
         SELECT _site AS site, resource_type, {id_sql} AS id, _person AS person_id,
                last_updated, json_merge_patch('{{}}', json_object({body})) AS resource
         FROM (
             SELECT r.site AS _site, r.resource_type, r.id AS src_id, r.last_updated,
-                   r.resource AS src_resource, o._owner, pm.person_id AS _person
+                   json_extract(r.resource, {paths}) AS _f, o._owner, pm.person_id AS _person
             FROM raw.resources r
             CROSS JOIN LATERAL (SELECT {owner_sql} AS _owner) o
             LEFT JOIN _patient_map pm ON pm.site = r.site AND pm.patient_id = o._owner
