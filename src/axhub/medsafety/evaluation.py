@@ -106,7 +106,7 @@ class EvaluationReport:
 def evaluate(kb: Knowledge, pred: Predictions | None = None) -> EvaluationReport:
     """Cold-start recovery per drug, control check, and alert counts on unlabelled pairs."""
     pred = pred or predict(kb)
-    report = EvaluationReport(n_controls=len(kb.controls))
+    report = EvaluationReport(n_controls=len({(c.kind, c.a, c.b) for c in kb.controls}))
     drugs_with_rows = sorted(
         {r.a for r in kb.known_food} | {x for r in kb.known_drug for x in (r.a, r.b)}
     )
@@ -128,7 +128,7 @@ def evaluate(kb: Knowledge, pred: Predictions | None = None) -> EvaluationReport
             sev = int(t.dd_sev[r.a, r.b]) if t.dd_evidence[r.a, r.b] == 2 else 0
             report.outcomes.append(_outcome(kb, "drug", r.a, r.b, _best(kb, "drug", r.a, r.b), sev))
     sym = np.maximum(pred.dd_sev, pred.dd_sev.T)
-    for c in kb.controls:
+    for c in {(c.kind, c.a, c.b): c for c in kb.controls}.values():  # one per pair
         sev = int(pred.food_sev[c.a, c.b] if c.kind == "food" else sym[c.a, c.b])
         if sev:
             other = kb.foods[c.b].food_id if c.kind == "food" else kb.drugs[c.b].drug_id
