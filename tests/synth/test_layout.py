@@ -81,10 +81,20 @@ def test_ground_truth_links_every_site_record(region):
         mask = np.array(records.column("site").to_pylist()) == site
         linked = set(np.array(records.column("patient_id").to_pylist())[mask])
         assert linked == patients, site
-    # Each person visits 1-3 sites.
-    per_person = Counter(records.column("person_id").to_pylist())
+    # Each person visits 1-3 sites; a few have two records at `clinics` (two clinics).
+    rows = list(zip(records.column("person_id").to_pylist(), records.column("site").to_pylist(),
+                    records.column("organization").to_pylist(), strict=True))  # fmt: skip
+    per_person = Counter(p for p, _ in {(p, s) for p, s, _ in rows})
     assert set(per_person.values()) <= {1, 2, 3}
     assert len(per_person) == SMALL_PEOPLE
+    twice = Counter((p, s) for p, s, _ in rows)
+    doubles = {k for k, c in twice.items() if c > 1}
+    assert doubles and all(s == "clinics" for _, s in doubles)
+    orgs = {(p, s): set() for p, s in doubles}
+    for p, s, o in rows:
+        if (p, s) in orgs:
+            orgs[(p, s)].add(o)
+    assert all(len(o) == 2 for o in orgs.values())
 
 
 def test_events_are_in_the_five_year_horizon(region):

@@ -23,10 +23,10 @@ from axhub.synth.health import draw_health
 from axhub.synth.names import NameTables
 from axhub.synth.population import BASELINE, Columns, draw_people
 from axhub.synth.sites import (
-    CLINIC_IDS,
     DISCREPANCY_RATES,
     SHARED_NAME_DOB_RATE,
     SITES,
+    add_clinics,
     assign_visits,
     share_name_and_birth_date,
     site_demographics,
@@ -57,7 +57,6 @@ class Drawn:
     vmatrix: np.ndarray
     prescriber: np.ndarray
     person_ids: np.ndarray
-    clinic_of_person: np.ndarray
 
     def report(self) -> dict[str, Any]:
         """The calibration report of this region."""
@@ -75,14 +74,13 @@ def draw_region(people: int, seed: int) -> Drawn:
     shared = share_name_and_birth_date(rng[1], p)
     h = draw_health(rng[2], p)
     risk, events = outcomes.draw_events(rng[3], p, h)
-    visits = assign_visits(rng[4], p, h)
+    visits = add_clinics(rng[7], assign_visits(rng[4], p, h))
     demo = site_demographics(rng[5], p, visits, names)
     plan = records.drug_plan(rng[6], h, p["age"])
     vmatrix = np.zeros((people, len(SITES)), dtype=bool)
     vmatrix[visits["person"], visits["site"]] = True
     prescriber = records.prescriber_site(vmatrix)
     person_ids = np.char.add("P", np.char.zfill(np.arange(1, people + 1).astype(str), 7))
-    clinic_of_person = rng[7].integers(0, len(CLINIC_IDS), people)
     return Drawn(
         people,
         seed,
@@ -99,7 +97,6 @@ def draw_region(people: int, seed: int) -> Drawn:
         vmatrix,
         prescriber,
         person_ids,
-        clinic_of_person,
     )
 
 
@@ -116,9 +113,7 @@ def generate(
     person_ids, names, shared, vmatrix = d.person_ids, d.names, d.shared, d.vmatrix
     t_people = time.perf_counter() - t0
 
-    region = Region(
-        seed, p, h, visits, d.demo, d.plan, d.prescriber, d.clinic_of_person, person_ids
-    )
+    region = Region(seed, p, h, visits, d.demo, d.plan, d.prescriber, person_ids)
     files = Files(out, gzip_output)
     outputs = [
         write_site(region, si, np.random.default_rng(streams[8 + si]), files)

@@ -56,153 +56,27 @@ SURNAMES: tuple[tuple[str, float, str, tuple[str, ...]], ...] = (
     ("류", 0.3, "Ryu", ("Yu", "Ryoo")),
 )
 
-# Given names by birth cohort and sex.  ILLUSTRATIVE: common names of each generation, drawn
-# uniformly; not a frequency table (none was available offline).
+# Given names by birth cohort and sex: two syllables, each drawn from a list of syllables
+# common in that generation's names (ILLUSTRATIVE lists, not a frequency table; none was
+# available offline).  20 x 20 = 400 names per cohort and sex keeps same-name collisions
+# plausible (a frequency table would make them rarer for the young and commoner for the old).
+GIVEN_SYLLABLES: dict[tuple[str, str], tuple[str, str]] = {
+    ("old", "male"): ("영정상종병광성만재용진순동기명춘창경태석",
+                      "수호철식길남근환석섭웅배구만복덕국태원기"),
+    ("old", "female"): ("순영정옥말명경춘금미숙복점분귀길봉을연화",
+                        "자숙순희례옥녀분임이선애덕향연남화심매단"),
+    ("mid", "male"): ("성정상동준재민영지현진승태종경우세창형용",
+                      "민호훈현수진우석욱환철규일준영식원배열기"),
+    ("mid", "female"): ("미은지현수혜선민정유경윤소보희진주연다향",
+                        "영정경주진희숙미선은아연현실란옥화나랑애"),
+    ("young", "male"): ("민서도예시하지주현준건우선연유정승은재태",
+                        "준우윤호원훈서현진민빈재율찬혁성규환결겸"),
+    ("young", "female"): ("서지민하윤수채다예소유은가나시아연혜주세",
+                          "연윤우현서은원아린율빈희영진나유민하인정"),
+}  # fmt: skip
 GIVEN: dict[tuple[str, str], tuple[str, ...]] = {
-    ("old", "male"): tuple(
-        [
-            "영수",
-            "영호",
-            "영철",
-            "정수",
-            "상철",
-            "종수",
-            "병철",
-            "광수",
-            "정호",
-            "영길",
-            "성수",
-            "만수",
-            "재호",
-            "용수",
-            "진호",
-            "순철",
-            "동수",
-            "기철",
-            "명수",
-            "춘식",
-        ]
-    ),
-    ("old", "female"): tuple(
-        [
-            "순자",
-            "영자",
-            "정자",
-            "영숙",
-            "정숙",
-            "말순",
-            "옥순",
-            "순희",
-            "영희",
-            "명숙",
-            "경자",
-            "춘자",
-            "옥자",
-            "순옥",
-            "정순",
-            "금순",
-            "영순",
-            "미자",
-            "숙자",
-            "복순",
-        ]
-    ),
-    ("mid", "male"): tuple(
-        [
-            "성민",
-            "성호",
-            "정훈",
-            "상훈",
-            "동현",
-            "준호",
-            "재현",
-            "민수",
-            "성진",
-            "현우",
-            "지훈",
-            "영민",
-            "준영",
-            "재훈",
-            "승현",
-            "태호",
-            "현석",
-            "진우",
-            "동욱",
-            "성훈",
-        ]
-    ),
-    ("mid", "female"): tuple(
-        [
-            "미영",
-            "은정",
-            "지영",
-            "현주",
-            "미경",
-            "수진",
-            "혜진",
-            "은영",
-            "선영",
-            "지현",
-            "미숙",
-            "경희",
-            "은주",
-            "정은",
-            "민정",
-            "유진",
-            "수정",
-            "혜영",
-            "지은",
-            "윤정",
-        ]
-    ),
-    ("young", "male"): tuple(
-        [
-            "민준",
-            "서준",
-            "도윤",
-            "예준",
-            "시우",
-            "하준",
-            "지호",
-            "주원",
-            "지훈",
-            "현우",
-            "준서",
-            "건우",
-            "우진",
-            "선우",
-            "연우",
-            "유준",
-            "정우",
-            "승우",
-            "민재",
-            "지환",
-        ]
-    ),
-    ("young", "female"): tuple(
-        [
-            "서연",
-            "서윤",
-            "지우",
-            "서현",
-            "민서",
-            "하은",
-            "하윤",
-            "윤서",
-            "지민",
-            "지유",
-            "채원",
-            "수아",
-            "지아",
-            "다은",
-            "예은",
-            "수빈",
-            "예린",
-            "소율",
-            "지원",
-            "은서",
-        ]
-    ),
+    key: tuple(a + b for a in first for b in second if a != b)
+    for key, (first, second) in GIVEN_SYLLABLES.items()
 }
 COHORTS = ("old", "mid", "young")  # born < 1960, 1960-1989, >= 1990
 

@@ -321,9 +321,16 @@ def prescriber_site(visits_matrix: np.ndarray) -> np.ndarray:
 
 
 def medication_requests(
-    site_index: int, enc: Columns, plan: Columns, prescriber: np.ndarray
+    site_index: int,
+    enc: Columns,
+    plan: Columns,
+    prescriber: np.ndarray,
+    prescribing: np.ndarray,
 ) -> Columns:
-    """MedicationRequests at one site: every encounter of a prescribing visit × its drugs."""
+    """MedicationRequests at one site: every encounter of a prescribing visit × its drugs.
+
+    ``prescribing`` marks the encounters whose visit may prescribe (not a second clinic).
+    """
     keep = prescriber[plan["person"], plan["klass"]] == site_index
     d_person = plan["person"][keep]
     d_drug = plan["drug"][keep]
@@ -338,6 +345,7 @@ def medication_requests(
     rep = np.repeat(np.arange(len(d_person)), counts)
     within = np.arange(len(rep)) - np.repeat(np.cumsum(counts) - counts, counts)
     e_idx = e_order[lo[rep] + within]
-    out = {"enc": e_idx, "drug": d_drug[rep]}
+    keep_enc = prescribing[e_idx]
+    out = {"enc": e_idx[keep_enc], "drug": d_drug[rep][keep_enc]}
     order = np.lexsort((out["drug"], out["enc"]))
     return {k: v[order] for k, v in out.items()}

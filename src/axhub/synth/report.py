@@ -92,8 +92,10 @@ def calibration_report(
     names, freq = np.unique(events["event"], return_counts=True)
     ev_counts = {str(k): int(v) for k, v in zip(names, freq, strict=True)}
     stroke_rate = ev_counts.get("stroke", 0) / n / HORIZON_YEARS * 1e5
-    sites_per_person = np.bincount(np.bincount(visits["person"], minlength=n), minlength=4)
-    site_people = np.bincount(visits["site"], minlength=len(SITES))
+    pairs = np.unique(visits["person"] * len(SITES) + visits["site"])
+    sites_per_person = np.bincount(np.bincount(pairs // len(SITES), minlength=n), minlength=4)
+    site_people = np.bincount(pairs % len(SITES), minlength=len(SITES))
+    site_records = np.bincount(visits["site"], minlength=len(SITES))
     return {
         "people": n,
         "share_65": {"target": cal.SHARE_65_TARGET, "achieved": _r((age >= 65).mean())},
@@ -129,6 +131,7 @@ def calibration_report(
         },
         "sites_per_person": {str(i): int(c) for i, c in enumerate(sites_per_person) if i},
         "people_per_site": {s: int(site_people[i]) for i, s in enumerate(SITES)},
+        "patient_records_per_site": {s: int(site_records[i]) for i, s in enumerate(SITES)},
         "mean_prevent_stroke_10y_adults": _r(risk["prevent_stroke_10y"][age >= 30].mean())
         if (age >= 30).any()
         else None,

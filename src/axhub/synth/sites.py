@@ -180,6 +180,33 @@ def assign_visits(rng: np.random.Generator, p: Columns, h: Columns) -> Columns:
     return {"person": person, "site": site}
 
 
+SECOND_CLINIC_RATE = 0.10  # ASSUMPTION: clinic users registered at a second clinic
+
+
+def add_clinics(rng: np.random.Generator, visits: Columns) -> Columns:
+    """Give each ``clinics`` visit a clinic, and a second, different clinic to a few people.
+
+    Adds ``clinic`` (index into CLINIC_IDS, -1 for other sites) and ``primary`` (False only for
+    the second clinic record, which does not prescribe).  The same person then has two Patient
+    records in the ``clinics`` export, one per clinic, with independent discrepancies.
+    """
+    site = visits["site"]
+    person = visits["person"]
+    at_clinic = site == SITES.index("clinics")
+    n_clinics = len(CLINIC_IDS)
+    clinic = np.where(at_clinic, rng.integers(0, n_clinics, len(site)), -1)
+    second = at_clinic & (rng.random(len(site)) < SECOND_CLINIC_RATE)
+    other = (clinic + rng.integers(1, n_clinics, len(site))) % n_clinics
+    out = {
+        "person": np.concatenate([person, person[second]]),
+        "site": np.concatenate([site, site[second]]),
+        "clinic": np.concatenate([clinic, other[second]]),
+        "primary": np.concatenate([np.ones(len(site), bool), np.zeros(int(second.sum()), bool)]),
+    }
+    order = np.lexsort((~out["primary"], out["site"], out["person"]))
+    return {k: v[order] for k, v in out.items()}
+
+
 def site_demographics(
     rng: np.random.Generator, p: Columns, visits: Columns, names: NameTables
 ) -> Columns:

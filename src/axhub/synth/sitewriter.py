@@ -71,7 +71,6 @@ class Region:
     demo: Columns
     plan: Columns
     prescriber: np.ndarray
-    clinic_of_person: np.ndarray
     person_ids: np.ndarray
 
 
@@ -95,7 +94,7 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
         MRN_PREFIX[site], np.char.zfill((rng.permutation(nv) + 100001).astype(str), 8)
     )
     if site == "clinics":
-        org = np.array(CLINIC_IDS, dtype=object)[region.clinic_of_person[vp]]
+        org = np.array(CLINIC_IDS, dtype=object)[region.visits["clinic"][sel]]
     else:
         org = np.full(nv, site, dtype=object)
     patient_of_person = np.full(len(p["age"]), "", dtype=object)
@@ -192,7 +191,8 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
     )
     files.write(f"{base}/Condition.000.ndjson", cond_lines)
 
-    med = records.medication_requests(si, enc, region.plan, region.prescriber)
+    prescribing = region.visits["primary"][sel][enc["visit"]]
+    med = records.medication_requests(si, enc, region.plan, region.prescriber, prescribing)
     m_enc = med["enc"]
     med_lines = (
         [
