@@ -9,7 +9,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from axhub.errors import EngineError, NotFoundError, PolicyDenied
+from axhub.errors import EngineError, InputError, NotFoundError, PolicyDenied
 from axhub.governance.access import GovernedStore
 from axhub.governance.keys import KeyStore
 from axhub.governance.principals import Principal, Project, Role
@@ -203,3 +203,38 @@ def test_audit_holds_no_direct_identifiers(store) -> None:
     for needle in ("김영희", "010-1234-5678", "KN0001", "1948-03-15", 'k1"', "R-0001"):
         assert needle not in text
     assert store.audit.verify().entries > 5
+
+
+def test_export_is_pseudonymous_and_audited(store, tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "extract.parquet"
+    assert store.export(RES_A, "research", out, ["Condition"]) == 3
+    table = pq.read_table(out)
+    assert set(table.column("resource_type").to_pylist()) == {"Condition"}
+    assert set(table.column("person_id").to_pylist()) == set(
+        store.read(RES_A, "research", ["Condition"]).column("person_id").to_pylist()
+    )
+    assert zone_person(store, "R-0001") not in out.read_bytes().decode("latin-1")
+    assert any(e["kind"] == "export" and e["detail"]["rows"] == 3 for e in store.audit.entries())
+    with pytest.raises(PolicyDenied):
+        store.export(
+            Principal("ph", Role.PUBLIC_HEALTH_ANALYST),
+            "public_health_statistics",
+            tmp_path / "x.parquet",
+        )
+
+
+def test_agent_actions_are_audited(store) -> None:
+    agent = Principal("agent-bp", Role.AGENT, care_team="t1", on_behalf_of="cm-choi")
+    a = zone_person(store, "R-0001")
+    store.record_agent_action(
+        agent, "care_at_home", "escalate", subjects=[a], detail={"alert": "bp-severe"}
+    )
+    last = list(store.audit.entries())[-1]
+    assert last["kind"] == "agent" and last["subjects"] == [a]
+    assert last["detail"]["on_behalf_of"] == "cm-choi"
+    with pytest.raises(InputError):
+        store.record_agent_action(RES_A, "research", "read")
+    with pytest.raises(InputError):
+        store.record_agent_action(agent, "care_at_home", "message", detail={"phone": "010"})

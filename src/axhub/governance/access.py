@@ -204,6 +204,52 @@ class GovernedStore:
         self._audit_read(req, decision, "read", table.num_rows, persons)
         return table
 
+    def export(
+        self,
+        principal: Principal,
+        purpose: str,
+        out: Path,
+        resource_types: Sequence[str] | None = None,
+    ) -> int:
+        """Write the governed rows to a Parquet file; audited as an export.  Returns rows."""
+        import pyarrow.parquet as pq
+
+        req, decision = self.ensure(principal, purpose, "export", resource_types)
+        con = self._open(req, decision, None)
+        try:
+            table = self._result(con, f"SELECT {COLUMNS} FROM governed ORDER BY 1, 2, 3")
+        finally:
+            con.close()
+        pq.write_table(table, out)
+        self._audit_read(req, decision, "export", table.num_rows, None)
+        return table.num_rows
+
+    def record_agent_action(
+        self,
+        agent: Principal,
+        purpose: str,
+        action: str,
+        *,
+        subjects: Sequence[str] = (),
+        detail: dict[str, object] | None = None,
+    ) -> None:
+        """Audit one step an agent took (a tool call, a message, an escalation)."""
+        if agent.role is not Role.AGENT:
+            raise InputError("only agents record agent actions", field="role")
+        self.audit.append(
+            "agent",
+            actor=agent.principal_id,
+            role=agent.role.value,
+            purpose=purpose,
+            subjects=list(subjects),
+            detail={
+                "action": action,
+                "on_behalf_of": agent.on_behalf_of or "",
+                "care_team": agent.care_team or "",
+                **(detail or {}),
+            },
+        )
+
     def query(
         self,
         principal: Principal,
