@@ -89,6 +89,7 @@ class ParsedReading:
     device_id: str | None
     context: dict[str, Any]
     raw_index: int
+    content_hash: str = ""
 
 
 @dataclass
@@ -412,7 +413,7 @@ def _dedupe_in_batch(
     bad: list[tuple[int, Rejected]] = []
     dups = 0
     for r in parsed:
-        h = _hash(r)
+        h = r.content_hash = _hash(r)
         if r.reading_id not in first:
             first[r.reading_id] = (r, h)
         elif first[r.reading_id][1] == h:
@@ -482,7 +483,7 @@ def _insert(
                 "flags": flags,
                 "context": r.context,
                 "on_oxygen": bool(r.context.get("on_oxygen") is True),
-                "content_hash": _hash(r),
+                "content_hash": r.content_hash or _hash(r),
                 "_symptoms": symptom_mask(r.context.get("symptoms")),
                 "_raw_index": r.raw_index,
             }

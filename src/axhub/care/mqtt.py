@@ -71,7 +71,7 @@ class MqttIntake:
         batch_max: int = 500,
         batch_wait_s: float = 0.05,
         receive_maximum: int = 65_535,
-        on_result: Callable[[IntakeResult, list[float]], None] | None = None,
+        on_result: Callable[[IntakeResult, list[bytes]], None] | None = None,
     ) -> None:
         self.store = store
         self.host, self.port, self.topic = host, port, topic
@@ -196,7 +196,7 @@ class MqttIntake:
             st.alerts += len(result.alerts)
             st.batch_seconds.append(time.monotonic() - t0)
             if self.on_result is not None:
-                self.on_result(result, [m.received for m in batch])
+                self.on_result(result, [m.payload for m in batch])
 
 
 def publish_readings(
