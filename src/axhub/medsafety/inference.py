@@ -238,6 +238,16 @@ DRUG_RULES: tuple[Rule, ...] = (
     Rule("hyperkalaemia", ("k_raising",), ("k_raising",), _flat(2), "toxicity"),
     Rule("qt_additive", ("qt",), ("qt",), _flat(2), "toxicity"),
     Rule("hypokalaemia_ddi", ("digitalis",), ("k_losing",), _flat(2), "toxicity"),
+    Rule("xanthine_oxidase", ("xo_substrate",), ("xo_inhibitor",), _flat(3), "exposure_up"),
+    Rule("maoi_pressor", ("sympathomimetic",), ("maoi",), _flat(3), "toxicity"),
+    Rule("antifolate", ("antifolate",), ("antifolate",), _flat(3), "toxicity"),
+    Rule(
+        "gastric_ph",
+        ("acid_dependent_absorption",),
+        ("acid_suppressant",),
+        _flat(2),
+        "exposure_down",
+    ),
 )
 
 

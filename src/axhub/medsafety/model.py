@@ -63,6 +63,12 @@ DRUG_PROPERTIES = (
     "bisphosphonate",
     "dao_inhibitor",
     "qt",
+    "xo_inhibitor",
+    "xo_substrate",
+    "sympathomimetic",
+    "antifolate",
+    "acid_dependent_absorption",
+    "acid_suppressant",
 )
 FOOD_PROPERTIES = (
     "cyp3a_inh_gut",
