@@ -9,6 +9,7 @@ tables.  Nothing downstream opens the stores another way (a test scans the code)
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,21 +153,25 @@ class GovernedStore:
         )
         try:
             con.execute(sql, {"now": req.now})
+            if decision.level is AccessLevel.PSEUDONYMOUS:
+                assert req.project is not None
+                self._rekey(con, KeyStore(self.settings).key(f"project:{req.project.project_id}"))
+            elif decision.level is AccessLevel.AGGREGATE:
+                self._rekey(con, secrets.token_bytes(32))  # labels can never carry pseudonyms
+            con.execute("DETACH integ")
+            con.execute("DETACH gov")
         except duckdb.Error as exc:
             con.close()
             raise EngineError(f"governed read failed: {exc}", sql=sql) from None
-        if decision.level is AccessLevel.PSEUDONYMOUS:
-            assert req.project is not None
-            self._rekey(con, req.project)
-        con.execute("DETACH integ")
-        con.execute("DETACH gov")
+        except BaseException:
+            con.close()
+            raise
         return con
 
-    def _rekey(self, con: duckdb.DuckDBPyConnection, project: Project) -> None:
-        """Replace every zone pseudonym (ids, person ids, references) by the project's own."""
-        register_sql(
-            con, "project_pseudo", KeyStore(self.settings).key(f"project:{project.project_id}")
-        )
+    @staticmethod
+    def _rekey(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+        """Replace every zone pseudonym (ids, person ids, references) by one under ``key``."""
+        register_sql(con, "project_pseudo", key)
         tok = rf"\b[0-9a-f]{{{PSEUDONYM_CHARS}}}\b"
         con.execute(f"""
             UPDATE governed SET
