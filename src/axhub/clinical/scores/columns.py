@@ -216,9 +216,11 @@ class Inputs:
             self.with_problems.add(name)
 
     def problem_counts(self) -> dict[str, int]:
-        """Count of implausible (incl. unit-suspect) values per input column."""
+        """Count of implausible (incl. unit-suspect) values per documented input column."""
         out = {}
         for name, st in self.status.items():
+            if name not in COLUMNS_BY_NAME:  # derived inputs (egfr) repeat their source's problem
+                continue
             bad = int(np.count_nonzero(st >= IMPLAUSIBLE))
             if bad:
                 out[name] = bad
