@@ -288,7 +288,7 @@ def test_ckd_epi_2021_cystatin_hand_calculation() -> None:
 
 
 def test_kfre_hand_calculation_and_range() -> None:
-    # No published Tangri example was available offline: hand calculation of the 4-variable
+    # Hand calculation of the 4-variable
     # equation, non-North-American S0 (Tangri 2016): 68-year-old man, eGFR 32, UACR 300 mg/g.
     x = (
         -0.2201 * (6.8 - 7.036)
@@ -308,6 +308,30 @@ def test_kfre_hand_calculation_and_range() -> None:
     assert 0.01 < two < five < 0.5
     assert col(t, "kfre_5y")[1] is None
     assert "egfr < 60" in col(t, "kfre_5y_reason")[1]
+
+
+@pytest.mark.parametrize(
+    ("row", "two_pct", "five_pct"),
+    [
+        ({"sex": "female", "age_years": 63, "egfr_ml_min": 45, "uacr_mgg": 30}, 0.4, 1.3),
+        ({"sex": "male", "age_years": 55, "egfr_ml_min": 38, "uacr_mgg": 150}, 2.9, 9.0),
+    ],
+)
+def test_kfre_linear_predictor_against_published_examples(
+    row: dict[str, Any], two_pct: float, five_pct: float
+) -> None:
+    # Clinician Reviews (MDedge), "Kidney disease progression: how to calculate risk", quoting
+    # www.kidneyfailurerisk.com (Tangri 2011): 63-year-old woman, GFR 45, ACR 30 mg/g → 0.4 % at
+    # 2 y and 1.3 % at 5 y; 55-year-old man, GFR 38, ACR 150 → 2.9 % and 9 %.  Those use the
+    # North-American baseline (0.9750 / 0.9240) and are printed truncated to 1 dp.  We recover
+    # exp(X) from our non-North-American risk and re-apply the North-American baseline.
+    t = scored([row])
+    exp_x = math.log(1 - col(t, "kfre_2y")[0]) / math.log(0.9832)
+    assert math.log(1 - col(t, "kfre_5y")[0]) / math.log(0.9365) == pytest.approx(exp_x)
+    na_two = 100 * (1 - 0.9750**exp_x)
+    na_five = 100 * (1 - 0.9240**exp_x)
+    assert two_pct <= na_two < two_pct + 0.1
+    assert five_pct <= na_five < five_pct + 0.1
 
 
 # ------------------------------------------------------------------ FINDRISC
