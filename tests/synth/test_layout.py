@@ -10,6 +10,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from axhub.fhir.districts import BY_NAME_KO
+from axhub.synth import generate
 from axhub.synth.sites import SITES
 
 from ._util import SMALL_PEOPLE, read_ndjson
@@ -81,20 +82,25 @@ def test_ground_truth_links_every_site_record(region):
         mask = np.array(records.column("site").to_pylist()) == site
         linked = set(np.array(records.column("patient_id").to_pylist())[mask])
         assert linked == patients, site
-    # Each person visits 1-3 sites; a few have two records at `clinics` (two clinics).
-    rows = list(zip(records.column("person_id").to_pylist(), records.column("site").to_pylist(),
-                    records.column("organization").to_pylist(), strict=True))  # fmt: skip
-    per_person = Counter(p for p, _ in {(p, s) for p, s, _ in rows})
+    # Each person visits 1-3 sites, with one record per site by default.
+    per_person = Counter(records.column("person_id").to_pylist())
     assert set(per_person.values()) <= {1, 2, 3}
     assert len(per_person) == SMALL_PEOPLE
-    twice = Counter((p, s) for p, s, _ in rows)
-    doubles = {k for k, c in twice.items() if c > 1}
-    assert doubles and all(s == "clinics" for _, s in doubles)
-    orgs = {(p, s): set() for p, s in doubles}
-    for p, s, o in rows:
-        if (p, s) in orgs:
-            orgs[(p, s)].add(o)
-    assert all(len(o) == 2 for o in orgs.values())
+
+
+def test_second_clinic_registrations_when_enabled(tmp_path):
+    generate(400, 3, tmp_path, second_clinic_rate=0.3)
+    records = pq.read_table(tmp_path / "ground_truth/site_records.parquet").to_pylist()
+    per_site = Counter((r["person_id"], r["site"]) for r in records)
+    doubles = {k for k, c in per_site.items() if c > 1}
+    assert doubles and all(site == "clinics" for _, site in doubles)
+    for person, site in doubles:
+        orgs = {r["organization"] for r in records if (r["person_id"], r["site"]) == (person, site)}
+        assert len(orgs) == 2
+    distinct_sites = Counter(p for p, _ in per_site)
+    assert set(distinct_sites.values()) <= {1, 2, 3}
+    patients = read_ndjson(tmp_path / "sites/clinics/Patient.000.ndjson")
+    assert len(patients) == sum(1 for r in records if r["site"] == "clinics")
 
 
 def test_events_are_in_the_five_year_horizon(region):

@@ -17,6 +17,12 @@ def synth_command(
     out: Path = typer.Option(Path("axhub-synth"), "--out", help="Output folder."),
     gzip_output: bool = typer.Option(False, "--gzip", help="Write .ndjson.gz files."),
     quiet: bool = typer.Option(False, "--quiet", help="Print only the summary line."),
+    second_clinic_rate: float = typer.Option(
+        0.0,
+        "--second-clinic-rate",
+        help="Share of clinic users also registered at a second clinic (two Patient records "
+        "for one person in the clinics export). Default 0.",
+    ),
 ) -> None:
     """Generate the synthetic region: per-site FHIR NDJSON, devices, metabolomics, ground truth.
 
@@ -32,7 +38,13 @@ def synth_command(
     def run() -> None:
         s = settings()
         n = people or s.demo_people
-        manifest = generate(n, s.seed if seed is None else seed, out, gzip_output=gzip_output)
+        manifest = generate(
+            n,
+            s.seed if seed is None else seed,
+            out,
+            gzip_output=gzip_output,
+            second_clinic_rate=second_clinic_rate,
+        )
         console = Console()
         if not quiet:
             table = Table(title=f"synthetic region · {n:,} people · seed {manifest['seed']}")

@@ -63,10 +63,20 @@ class Drawn:
         return report.calibration_report(self.p, self.h, self.events, self.visits, self.risk)
 
 
-def draw_region(people: int, seed: int) -> Drawn:
-    """Draw everything that is not a file: people, health, outcomes, visits, site copies."""
+def draw_region(people: int, seed: int, *, second_clinic_rate: float = 0.0) -> Drawn:
+    """Draw everything that is not a file: people, health, outcomes, visits, site copies.
+
+    ``second_clinic_rate`` > 0 registers that share of clinic users at a second clinic too
+    (two Patient records for one person in the ``clinics`` export).
+    """
     if people < 1:
         raise InputError("people must be at least 1", field="people", reason=str(people))
+    if not 0.0 <= second_clinic_rate <= 1.0:
+        raise InputError(
+            "second_clinic_rate must be between 0 and 1",
+            field="second_clinic_rate",
+            reason=str(second_clinic_rate),
+        )
     streams = np.random.SeedSequence(seed).spawn(16)
     rng = [np.random.default_rng(s) for s in streams]
     names = NameTables()
@@ -74,7 +84,7 @@ def draw_region(people: int, seed: int) -> Drawn:
     shared = share_name_and_birth_date(rng[1], p)
     h = draw_health(rng[2], p)
     risk, events = outcomes.draw_events(rng[3], p, h)
-    visits = add_clinics(rng[7], assign_visits(rng[4], p, h))
+    visits = add_clinics(rng[7], assign_visits(rng[4], p, h), second_clinic_rate)
     demo = site_demographics(rng[5], p, visits, names)
     plan = records.drug_plan(rng[6], h, p["age"])
     vmatrix = np.zeros((people, len(SITES)), dtype=bool)
@@ -101,11 +111,16 @@ def draw_region(people: int, seed: int) -> Drawn:
 
 
 def generate(
-    people: int, seed: int, out: Path | str, *, gzip_output: bool = False
+    people: int,
+    seed: int,
+    out: Path | str,
+    *,
+    gzip_output: bool = False,
+    second_clinic_rate: float = 0.0,
 ) -> dict[str, Any]:
     """Generate the region into ``out`` and return the report (also in manifest.json)."""
     t0 = time.perf_counter()
-    d = draw_region(people, seed)
+    d = draw_region(people, seed, second_clinic_rate=second_clinic_rate)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     streams, rng14 = d.streams, np.random.default_rng(d.streams[14])
@@ -162,6 +177,7 @@ def generate(
         "resources_total": total_resources,
         "discrepancy_rates": DISCREPANCY_RATES,
         "shared_name_and_birth_date": {"rate": SHARED_NAME_DOB_RATE, "people": len(shared)},
+        "second_clinic_rate": second_clinic_rate,
         "code_systems": {
             "condition": codes.KCD8,
             "observation": codes.LOINC,

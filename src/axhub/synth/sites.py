@@ -180,10 +180,13 @@ def assign_visits(rng: np.random.Generator, p: Columns, h: Columns) -> Columns:
     return {"person": person, "site": site}
 
 
-SECOND_CLINIC_RATE = 0.10  # ASSUMPTION: clinic users registered at a second clinic
+# ASSUMPTION: share of clinic users also registered at a second clinic when enabled
+# (``generate(..., second_clinic_rate=...)``; off by default because the downstream
+# integrated zone keys one Patient per person and site).
+SECOND_CLINIC_RATE = 0.10
 
 
-def add_clinics(rng: np.random.Generator, visits: Columns) -> Columns:
+def add_clinics(rng: np.random.Generator, visits: Columns, second_rate: float = 0.0) -> Columns:
     """Give each ``clinics`` visit a clinic, and a second, different clinic to a few people.
 
     Adds ``clinic`` (index into CLINIC_IDS, -1 for other sites) and ``primary`` (False only for
@@ -195,7 +198,7 @@ def add_clinics(rng: np.random.Generator, visits: Columns) -> Columns:
     at_clinic = site == SITES.index("clinics")
     n_clinics = len(CLINIC_IDS)
     clinic = np.where(at_clinic, rng.integers(0, n_clinics, len(site)), -1)
-    second = at_clinic & (rng.random(len(site)) < SECOND_CLINIC_RATE)
+    second = at_clinic & (rng.random(len(site)) < second_rate)
     other = (clinic + rng.integers(1, n_clinics, len(site))) % n_clinics
     out = {
         "person": np.concatenate([person, person[second]]),
