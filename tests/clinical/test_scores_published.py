@@ -124,6 +124,64 @@ def test_prevent_base_30y_supplement_example() -> None:
     assert [round(v, 3) for v in col(t, "prevent_ascvd_30y")] == [0.354, 0.349]
 
 
+@pytest.mark.parametrize(
+    ("model", "extra", "expected"),
+    [
+        # Khan 2024 Table S12 example with UACR 40 mg/g (+UACR model) and with HbA1c 7.5 %
+        # (+HbA1c model), 4-dp values as replicated by bcjaeger/PooledCohort tests.
+        (
+            "uacr",
+            {"uacr_mgg": 40},
+            {
+                "cvd": [0.1599, 0.1718],
+                "ascvd": [0.0994, 0.1097],
+                "hf": [0.0893, 0.1099],
+                "chd": [0.0481, 0.0591],
+                "stroke": [0.0586, 0.0559],
+            },
+        ),
+        (
+            "hba1c",
+            {"hba1c_pct": 7.5},
+            {
+                "cvd": [0.1359, 0.1551],
+                "ascvd": [0.0835, 0.0937],
+                "hf": [0.0806, 0.1013],
+                "chd": [0.0411, 0.0514],
+                "stroke": [0.0457, 0.0467],
+            },
+        ),
+    ],
+)
+def test_prevent_uacr_and_hba1c_models_supplement_example(
+    model: str, extra: dict[str, Any], expected: dict[str, list[float]]
+) -> None:
+    from axhub.clinical.scores import kidney, prevent
+
+    rows = [KHAN | extra | {"sex": "female"}, KHAN | extra | {"sex": "male"}]
+    x = read_inputs(pa.Table.from_pylist(rows))
+    kidney.derive_egfr(x, kidney.egfr_cr(x))
+    out = prevent.prevent(x, model=model)
+    for outcome, want in expected.items():
+        got = [round(v, 4) for v in out[f"prevent_{outcome}_10y_{model}"].values]
+        assert got == want, (model, outcome)
+    thirty = {"uacr": [0.363, 0.355], "hba1c": [0.322, 0.317]}[model]
+    assert [round(v, 3) for v in out[f"prevent_ascvd_30y_{model}"].values] == thirty
+
+
+def test_prevent_optional_models_use_missing_indicators_and_ranges() -> None:
+    # Khan 2024: an absent UACR/HbA1c enters through its missing indicator (still scored); a
+    # present value outside preventr's range (UACR 0.1–25000, HbA1c 4.5–15) is refused.
+    from axhub.clinical.scores import kidney, prevent
+
+    rows = [KHAN | {"sex": "male", "hba1c_pct": None}, KHAN | {"sex": "male", "hba1c_pct": 16.0}]
+    x = read_inputs(pa.Table.from_pylist(rows))
+    kidney.derive_egfr(x, kidney.egfr_cr(x))
+    out = prevent.prevent(x, model="hba1c")["prevent_cvd_10y_hba1c"]
+    assert not math.isnan(out.values[0]) and math.isnan(out.values[1])
+    assert "hba1c_pct 4.5–15" in out.reasons.messages[out.reasons.codes[1]]
+
+
 def test_prevent_uses_ckd_epi_2021_from_creatinine() -> None:
     # With creatinine instead of a supplied eGFR the same person is scored from the CKD-EPI
     # 2021 eGFR (Khan 2024 uses CKD-EPI 2021); changing only creatinine changes the risk.

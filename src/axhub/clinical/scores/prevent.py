@@ -3,7 +3,9 @@
 Khan SS, Matsushita K, Sang Y, et al. Development and Validation of the American Heart
 Association's PREVENT Equations. Circulation 2024;149(6):430–449 (coefficients: supplement
 Table S12).  Coefficients are data: ``data/prevent_coefficients.csv`` (all five published
-models; the hub scores the base model — SDI is a US ZIP-code index, decision 0043).
+models).  ``score_table`` scores the base model; ``prevent(x, model="uacr" | "hba1c")`` gives the
++UACR and +HbA1c models with the paper's missing-value indicators.  The SDI and full models are
+not offered: SDI is a US ZIP-code index with no Korean equivalent (decision 0043).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from importlib import resources
 
 import numpy as np
 
-from axhub.clinical.scores.columns import Inputs
+from axhub.clinical.scores.columns import IMPLAUSIBLE, MISSING, OK, UNIT_SUSPECT, Inputs
 from axhub.clinical.scores.result import Reasons, Score, in_range, require
 
 OUTCOMES = ("cvd", "ascvd", "hf", "chd", "stroke")
@@ -28,6 +30,10 @@ RANGES = {
     "sbp_mmhg": (90, 180),
     "egfr": (15, 140),
 }
+# Optional-predictor ranges when the value is present (preventr); absent → missing indicator.
+OPTIONAL_RANGES = {"uacr": ("uacr_mgg", 0.1, 25000.0), "hba1c": ("hba1c_pct", 4.5, 15.0)}
+A1C_CENTRE = 5.3  # HbA1c terms are (HbA1c − 5.3)·dm and (HbA1c − 5.3)·(1 − dm)
+MODELS = ("base", "uacr", "hba1c")
 BMI_RANGE = (18.5, 39.9)  # heart-failure equations only (the only ones with BMI terms)
 MMOL_PER_MGDL = 0.02586  # cholesterol conversion used by the PREVENT paper
 
@@ -110,14 +116,35 @@ def _copy(r: Reasons) -> Reasons:
     return c
 
 
-def prevent(x: Inputs) -> dict[str, Score]:
-    """All ten base-model risks (fraction): ids ``prevent_<outcome>_<10y|30y>``."""
-    coefs = coefficients("base")
+def _optional_terms(x: Inputs, model: str) -> dict[str, np.ndarray]:
+    if model == "uacr":
+        present = x.status["uacr_mgg"] == OK
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ln = np.where(present, np.log(x["uacr_mgg"]), 0.0)
+        return {"ln_uacr": ln, "uacr_miss": (x.status["uacr_mgg"] == MISSING).astype(float)}
+    if model == "hba1c":
+        present = x.status["hba1c_pct"] == OK
+        centred = np.where(present, x["hba1c_pct"] - A1C_CENTRE, 0.0)
+        dm = np.nan_to_num(x["diabetes"])
+        return {
+            "a1c_dm": centred * dm,
+            "a1c_nodm": centred * (1.0 - dm),
+            "a1c_miss": (x.status["hba1c_pct"] == MISSING).astype(float),
+        }
+    return {}
+
+
+def prevent(x: Inputs, model: str = "base") -> dict[str, Score]:
+    """All ten risks (fraction) of one PREVENT model: ids ``prevent_<outcome>_<10y|30y>``, with
+    ``_<model>`` appended for the +UACR / +HbA1c models."""
+    if model not in MODELS:
+        raise ValueError(f"unknown PREVENT model {model!r}; choose one of {MODELS}")
+    coefs = coefficients(model)
     sex = np.nan_to_num(x["sex"]).astype(np.intp)
     is_female = sex == 1
     keys = [(h, o) for h in HORIZONS for o in OUTCOMES]
     with np.errstate(invalid="ignore"):
-        t = terms(x)
+        t = terms(x) | _optional_terms(x, model)
         names = list(t)
         # One (terms × n) matrix, written row by row (contiguous), times one (terms × 20)
         # coefficient matrix: every outcome, horizon and sex in a single pass.  NaN terms only
@@ -133,6 +160,12 @@ def prevent(x: Inputs) -> dict[str, Score]:
         lp_all = beta.T @ matrix  # (20, n)
     common = Reasons(x.n)
     require(x, common, BASE_INPUTS)
+    if model in OPTIONAL_RANGES:  # present but implausible or out of range: say so
+        name, lo, hi = OPTIONAL_RANGES[model]
+        for code in (IMPLAUSIBLE, UNIT_SUSPECT):
+            common.add(x.status[name] == code, x.messages[(name, code)])
+        in_range(x, common, name, lo, hi, f"PREVENT +{model}")
+    suffix = "" if model == "base" else f"_{model}"
     out: dict[str, Score] = {}
     for horizon in HORIZONS:
         base = _copy(common)
@@ -148,5 +181,5 @@ def prevent(x: Inputs) -> dict[str, Score]:
             lp += coefs[(horizon, outcome)]["constant"][sex]
             risk = 1.0 / (1.0 + np.exp(-lp))
             r = hf if outcome == "hf" else base
-            out[f"prevent_{outcome}_{horizon}y"] = Score(risk, r).finish()
+            out[f"prevent_{outcome}_{horizon}y{suffix}"] = Score(risk, r).finish()
     return out
