@@ -176,6 +176,9 @@ BAD = [
     ),
     (json.dumps({**consent("a", "h8"), "dateTime": "yesterday"}), "dateTime", "not a FHIR"),
     (json.dumps({**consent("a", "h8"), "scope": {}}), "scope.coding", "consentscope"),
+    (json.dumps({**consent("a", "h8"), "scope": "research"}), "scope.coding", "consentscope"),
+    (json.dumps({**consent("a", "h8"), "patient": "h8"}), "patient.reference", "Patient/<id>"),
+    (json.dumps({**consent("a", "h8"), "provision": None}), "provision", "missing provision"),
     (json.dumps(consent("a", "h8", kind="maybe")), "provision.type", "permit' or 'deny"),
     (
         json.dumps(consent("a", "h8", purpose="MARKETING")),

@@ -83,6 +83,14 @@ class _Problems:
         )
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _time(value: Any, line: int, fpath: str, problems: _Problems) -> dt.datetime | None:
     if not isinstance(value, str):
         problems.add(line, fpath, "missing or not a string")
@@ -122,9 +130,8 @@ def _provision(
                 )
             else:
                 purposes.append(purpose)
-    period = prov.get("period") or {}
-    out = [(decision, purposes, period if isinstance(period, dict) else {})]
-    for j, sub in enumerate(prov.get("provision", []) or []):
+    out = [(decision, purposes, _as_dict(prov.get("period")))]
+    for j, sub in enumerate(_as_list(prov.get("provision"))):
         out += _provision(
             sub,
             f"{fpath}.provision[{j}]",
@@ -170,12 +177,12 @@ def parse_consents(path: Path, site: str) -> tuple[list[ConsentRecord], dict[str
             continue
         scope_codes = {
             c.get("code")
-            for c in (res.get("scope") or {}).get("coding", [])
+            for c in _as_list(_as_dict(res.get("scope")).get("coding"))
             if isinstance(c, dict) and c.get("system") == SCOPE_SYSTEM
         }
         if not scope_codes & SCOPES:
             problems.add(n, "scope.coding", f"needs a {SCOPE_SYSTEM} code")
-        ref = (res.get("patient") or {}).get("reference")
+        ref = _as_dict(res.get("patient")).get("reference")
         if not isinstance(ref, str) or not ref.startswith("Patient/") or len(ref) <= 8:
             problems.add(n, "patient.reference", f"must be 'Patient/<id>', got {ref!r}")
             continue

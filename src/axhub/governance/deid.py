@@ -218,11 +218,11 @@ def _reference(r: str) -> str:
 def _patient(r: str) -> str:
     ref = f"json_extract_string({r}, '$.reference')"
     rid = f"regexp_extract({ref}, {_lit(_REF)}, 2)"
-    value = f"CASE WHEN {rtype_is_patient(ref)} AND {rid} = _owner THEN 'Patient/' || _person END"
+    value = f"CASE WHEN {_is_patient_ref(ref)} AND {rid} = _owner THEN 'Patient/' || _person END"
     return _obj([("reference", value)])
 
 
-def rtype_is_patient(ref: str) -> str:
+def _is_patient_ref(ref: str) -> str:
     return f"regexp_extract({ref}, {_lit(_REF)}, 1) = 'Patient'"
 
 
@@ -275,7 +275,7 @@ def resource_sql(allowlist: AllowList, resource_type: str) -> str:
     elif owner:
         ref = f"json_extract_string(r.resource, {_lit(f'$.{owner}.reference')})"
         owner_sql = f"nullif(regexp_extract({ref}, {_lit(_REF)}, 2), '')"
-        owner_sql = f"CASE WHEN {rtype_is_patient(ref)} THEN {owner_sql} END"
+        owner_sql = f"CASE WHEN {_is_patient_ref(ref)} THEN {owner_sql} END"
     else:
         owner_sql = "NULL::VARCHAR"
     if owner == "id":
