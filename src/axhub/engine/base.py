@@ -107,13 +107,26 @@ class Dialect(ABC):
     def json_as_list(self, value: str) -> str:
         """A JSON value as a FHIRPath collection: array -> elements, null/absent -> []."""
 
+    def json_get_list(self, node: str, key: str) -> str:
+        """Member ``key`` of ``node`` (a plain name) as a collection."""
+        value = self.json_get(node, key)
+        return self.let(value, "__v", self.json_as_list("__v"))
+
     @abstractmethod
     def json_scalar(self, node: str, kind: str) -> str:
         """A JSON primitive as a SQL value of ``kind`` (NULL when the node is NULL)."""
 
     @abstractmethod
     def json_is(self, node: str, json_kind: str) -> str:
-        """Test the JSON type of ``node``: ``boolean``, ``number``, ``string``, ``array``."""
+        """Test the JSON type of ``node``: boolean, number, string, array or null (literal)."""
+
+    @abstractmethod
+    def json_array_length(self, node: str) -> str:
+        """Length of the JSON array ``node``."""
+
+    @abstractmethod
+    def json_array_first(self, node: str) -> str:
+        """First element of the JSON array ``node`` (NULL when empty)."""
 
     @abstractmethod
     def json_decimal_scale(self, node: str) -> str:
@@ -121,7 +134,8 @@ class Dialect(ABC):
 
     @abstractmethod
     def to_json(self, sql: str, kind: str) -> str:
-        """A typed SQL value as a JSON node."""
+        """A typed SQL value (``kind`` string/integer/decimal/boolean, or ``json`` for a list
+        of JSON nodes, which becomes a JSON array) as a JSON node."""
 
     # ---- strings -------------------------------------------------------------------
     def concat_strings(self, parts: Sequence[str]) -> str:
@@ -134,6 +148,10 @@ class Dialect(ABC):
     @abstractmethod
     def regexp_matches(self, sql: str, pattern_sql: str) -> str:
         """Whether the SQL string ``pattern_sql`` (a regex) matches part of ``sql``."""
+
+    def split_part(self, sql: str, sep: str, index: int) -> str:
+        """Part ``index`` (1-based; negative counts from the end; '' if none) of ``sql``."""
+        return f"split_part({sql}, {self.string_literal(sep)}, {index})"
 
     @abstractmethod
     def month_end(self, year_month: str) -> str:

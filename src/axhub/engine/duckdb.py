@@ -24,6 +24,7 @@ _JSON_KINDS = {
     "number": "('BIGINT', 'UBIGINT', 'DOUBLE')",
     "string": "('VARCHAR')",
     "array": "('ARRAY')",
+    "null": "('NULL')",
 }
 
 
@@ -97,6 +98,16 @@ class DuckDBDialect(Dialect):
             f"json_type({value}) = 'NULL' THEN CAST([] AS JSON[]) ELSE [{value}] END)"
         )
 
+    def json_get_list(self, node: str, key: str) -> str:
+        path = "$." + _json_key(key)
+        kind = f"coalesce(json_type({node}, {self.string_literal(path)}), 'NULL')"
+        many = f"json_extract({node}, {self.string_literal(path + '[*]')})"
+        return (
+            f"(CASE {kind} WHEN 'ARRAY' THEN {many} "
+            f"WHEN 'NULL' THEN CAST([] AS JSON[]) "
+            f"ELSE [json_extract({node}, {self.string_literal(path)})] END)"
+        )
+
     def json_scalar(self, node: str, kind: str) -> str:
         if kind == "string":
             return f"json_extract_string({node}, '$')"
@@ -104,6 +115,12 @@ class DuckDBDialect(Dialect):
 
     def json_is(self, node: str, json_kind: str) -> str:
         return f"(json_type({node}) IN {_JSON_KINDS[json_kind]})"
+
+    def json_array_length(self, node: str) -> str:
+        return f"json_array_length({node})"
+
+    def json_array_first(self, node: str) -> str:
+        return f"json_extract({node}, '$[0]')"
 
     def json_decimal_scale(self, node: str) -> str:
         text = f"CAST({node} AS VARCHAR)"

@@ -93,6 +93,9 @@ class SparkDialect(Dialect):
             f"ELSE array({value}) END)"
         )
 
+    def json_get_list(self, node: str, key: str) -> str:
+        return self.json_as_list(self.json_get(node, key))
+
     def json_scalar(self, node: str, kind: str) -> str:
         target = {
             "string": "string",
@@ -107,8 +110,16 @@ class SparkDialect(Dialect):
         if json_kind == "number":
             return f"({schema} IN {_NUMBER} OR {schema} LIKE 'DECIMAL%')"
         if json_kind == "array":
-            return f"({schema} LIKE 'ARRAY%')"
+            return f"(try_variant_get({node}, '$', 'array<variant>') IS NOT NULL)"
+        if json_kind == "null":
+            return f"is_variant_null({node})"
         return f"({schema} = '{json_kind.upper()}')"
+
+    def json_array_length(self, node: str) -> str:
+        return f"size(try_variant_get({node}, '$', 'array<variant>'))"
+
+    def json_array_first(self, node: str) -> str:
+        return f"variant_get({node}, '$[0]')"
 
     def json_decimal_scale(self, node: str) -> str:
         scale = f"regexp_extract(schema_of_variant({node}), 'DECIMAL\\\\([0-9]+,([0-9]+)\\\\)', 1)"

@@ -79,6 +79,7 @@ class V:
     sql: str
     kind: str
     t: str | None = None  # FHIRPath type of the value / elements when known
+    member_of: tuple[str, str] | None = None  # (node, key) when sql is that node's member
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,10 @@ class _Compiler:
         d = self.d
         if v.kind == "coll":
             return v.sql
+        if v.kind == "val":
+            if v.member_of is not None:
+                return self.d.json_get_list(*v.member_of)
+            return self.as_list(v.sql)
         if v.kind == "root":
             return d.make_list([d.root_node()])
         if v.kind == "opt":
@@ -290,18 +295,36 @@ class _Compiler:
 
     def as_opt(self, v: V, where: str) -> str:
         d = self.d
+        msg = f"{where}: expression returned more than one value (use collection: true or first())"
         if v.kind == "opt":
             return v.sql
         if v.kind == "root":
             return d.root_node()
         if v.kind == "scalar":
             return d.to_json(v.sql, _cmp_kind(v.t) or "string")
-        msg = f"{where}: expression returned more than one value (use collection: true or first())"
+        if v.kind == "val":
+            return self.bind(v.sql, lambda x: self._val_single(x, d.error(msg)))
         return self.bind(
             v.sql,
             lambda c: (
                 f"(CASE WHEN {d.list_len(c)} > 1 THEN {d.error(msg)} ELSE {d.element(c, '0')} END)"
             ),
+        )
+
+    def _val_single(self, x: str, many: str) -> str:
+        """The one node of JSON value ``x`` (an array is a collection); ``many`` if more."""
+        d = self.d
+        return (
+            f"(CASE WHEN {x} IS NULL OR {d.json_is(x, 'null')} THEN NULL "
+            f"WHEN {d.json_is(x, 'array')} THEN (CASE {d.json_array_length(x)} WHEN 0 THEN NULL "
+            f"WHEN 1 THEN {d.json_array_first(x)} ELSE {many} END) ELSE {x} END)"
+        )
+
+    def _val_count(self, x: str) -> str:
+        d = self.d
+        return (
+            f"(CASE WHEN {x} IS NULL OR {d.json_is(x, 'null')} THEN 0 "
+            f"WHEN {d.json_is(x, 'array')} THEN {d.json_array_length(x)} ELSE 1 END)"
         )
 
     def as_scalar(self, v: V, kind: str | None, where: str) -> str:
@@ -394,14 +417,26 @@ class _Compiler:
             if name not in self.root_keys:
                 self.root_keys.append(name)
             idx = self.root_keys.index(name)
-            return V(self.as_list(d.root_field(idx, name)), "coll", t)
+            return V(d.root_field(idx, name), "val", t)
         if base.kind == "opt":
-            return V(self.as_list(d.json_get(base.sql, name)), "coll", t)
+            member_of = (base.sql, name) if _SIMPLE.match(base.sql) else None
+            return V(d.json_get(base.sql, name), "val", t, member_of)
+        if base.kind == "val":
+            # objects (the common case) stay cheap JSON member access; an array (a
+            # collection) is flattened and re-encoded as a JSON array
+            e = self.var("e")
+
+            def nav(x: str) -> str:
+                flat = d.flatten(d.transform(d.json_as_list(x), e, d.json_get_list(e, name)))
+                return (
+                    f"(CASE WHEN {d.json_is(x, 'array')} THEN {d.to_json(flat, 'json')} "
+                    f"ELSE {d.json_get(x, name)} END)"
+                )
+
+            return V(self.bind(base.sql, nav), "val", t)
         if base.kind == "coll":
             e = self.var("e")
-            return V(
-                d.flatten(d.transform(base.sql, e, self.as_list(d.json_get(e, name)))), "coll", t
-            )
+            return V(d.flatten(d.transform(base.sql, e, d.json_get_list(e, name))), "coll", t)
         return V(d.empty_json_list(), "coll")
 
     def of_type(self, base_node: fp.Node, type_name: str, ctx: Ctx) -> V:
@@ -484,8 +519,17 @@ class _Compiler:
 
     def compare(self, op: str, left: V, right: V, where: str) -> V:
         d = self.d
+        for side, v in (("left", left), ("right", right)):
+            if v.kind == "val" and not _SIMPLE.match(v.sql):
+
+                def bound(x: str, side: str = side, v: V = v) -> str:
+                    lv = V(x, "val", v.t) if side == "left" else left
+                    rv = V(x, "val", v.t) if side == "right" else right
+                    return self.compare(op, lv, rv, where).sql
+
+                return V(self.bind(v.sql, bound), "scalar", "boolean")
         sql_op = {"=": "=", "!=": "<>", "~": "=", "!~": "<>"}.get(op, op)
-        multi = [v for v in (left, right) if v.kind == "coll"]
+        multi = [v for v in (left, right) if v.kind in ("coll", "val")]
         lk, rk = _cmp_kind(left.t), _cmp_kind(right.t)
         kind = lk or rk
         if lk and rk and lk != rk:
@@ -515,18 +559,23 @@ class _Compiler:
             sql = f"coalesce({sql}, {'FALSE' if op == '~' else 'TRUE'})"
         if op in ("=", "!=") and multi:
             # collections of different sizes are not equal
-            sizes = " OR ".join(f"{d.list_len(v.sql)} > 1" for v in multi)
+            sizes = " OR ".join(
+                f"{d.list_len(v.sql) if v.kind == 'coll' else self._val_count(v.sql)} > 1"
+                for v in multi
+            )
             sql = f"(CASE WHEN {sizes} THEN {'FALSE' if op == '=' else 'TRUE'} ELSE {sql} END)"
         return V(sql, "scalar", "boolean")
 
     def _single(self, v: V) -> str:
         if v.kind == "coll":
             return self.d.element(v.sql, "0")
+        if v.kind == "val":
+            return self.bind(v.sql, lambda x: self._val_single(x, "NULL"))
         return self.as_opt(v, "")
 
     def _scalar_first(self, v: V, kind: str) -> str:
-        if v.kind == "coll":
-            return self.d.json_scalar(self.d.element(v.sql, "0"), kind)
+        if v.kind in ("coll", "val"):
+            return self.d.json_scalar(self._single(v), kind)
         return self.as_scalar(v, kind, "")
 
     # ---- functions -----------------------------------------------------------------------
@@ -579,6 +628,8 @@ def _fn_exists(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
         return V(f"({base.sql} IS NOT NULL)", "scalar", "boolean")
     if base.kind == "opt":
         return V(f"({base.sql} IS NOT NULL)", "scalar", "boolean")
+    if base.kind == "val":
+        return V(f"({c.bind(base.sql, c._val_count)} > 0)", "scalar", "boolean")
     return V(f"({c.d.list_len(c.as_coll(base))} > 0)", "scalar", "boolean")
 
 
@@ -590,13 +641,27 @@ def _fn_empty(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
 def _fn_first(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
     if base.kind in ("scalar", "opt", "root"):
         return base
+    if base.kind == "val":
+        d = c.d
+        return V(
+            c.bind(
+                base.sql,
+                lambda x: (
+                    f"(CASE WHEN {x} IS NULL OR {d.json_is(x, 'null')} THEN NULL "
+                    f"WHEN {d.json_is(x, 'array')} THEN {d.json_array_first(x)} ELSE {x} END)"
+                ),
+            ),
+            "opt",
+            base.t,
+        )
     return V(c.d.element(base.sql, "0"), "opt", base.t)
 
 
 def _fn_last(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
     if base.kind in ("scalar", "opt", "root"):
         return base
-    return V(c.d.element(base.sql, f"({c.d.list_len(base.sql)} - 1)"), "opt", base.t)
+    coll = c.as_coll(base)
+    return V(c.bind(coll, lambda x: c.d.element(x, f"({c.d.list_len(x)} - 1)")), "opt", base.t)
 
 
 def _fn_single(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
@@ -635,7 +700,7 @@ def _fn_extension(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
     ext = c.member(base, "extension")
     e = c.var("e")
     cond = f"({c.d.json_scalar(c.d.json_get(e, 'url'), 'string')} = {url})"
-    return V(c.d.filter(ext.sql, e, cond), "coll")
+    return V(c.d.filter(c.as_coll(ext), e, cond), "coll")
 
 
 def _fn_join(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
@@ -657,9 +722,6 @@ def _fn_resource_key(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
     return V(c.as_scalar(c.member(base, "id"), "string", ctx.where), "scalar", "string")
 
 
-_REF = r"([A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/[A-Za-z0-9\-\.]{1,64})?$"
-
-
 def _fn_reference_key(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
     d = c.d
     type_name = None
@@ -672,20 +734,36 @@ def _fn_reference_key(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
         type_name = arg.name
 
     def key_of(node_sql: str) -> str:
+        def from_ref(ref: str) -> str:
+            # [base/]Type/id[/_history/version]: the last two segments before _history
+            rtype = d.split_part(ref, "/", -2)
+            key = d.split_part(ref, "/", -1)
+            if type_name is None:
+                return f"(CASE WHEN {rtype} <> '' THEN nullif({key}, '') END)"
+            return f"(CASE WHEN {rtype} = {d.string_literal(type_name)} THEN nullif({key}, '') END)"
+
         ref = d.json_scalar(d.json_get(node_sql, "reference"), "string")
-        key = f"nullif({d.regexp_extract(ref, _REF, 2)}, '')"
-        if type_name is None:
-            return key
-        rtype = d.regexp_extract(ref, _REF, 1)
-        return f"(CASE WHEN {rtype} = {d.string_literal(type_name)} THEN {key} END)"
+        return c.bind(d.split_part(ref, "/_history/", 1), from_ref)
 
     if base.kind in ("opt", "root"):
-        return V(key_of(c.as_opt(base, ctx.where)), "scalar", "string")
+        return V(c.bind(c.as_opt(base, ctx.where), key_of), "scalar", "string")
+    if base.kind == "val":
+        e, k = c.var("e"), c.var("k")
+
+        def keys(x: str) -> str:
+            many = d.transform(d.json_as_list(x), e, d.to_json(key_of(e), "string"))
+            many = d.filter(many, k, f"{k} IS NOT NULL")
+            return (
+                f"(CASE WHEN {d.json_is(x, 'array')} THEN {d.to_json(many, 'json')} "
+                f"ELSE {d.to_json(key_of(x), 'string')} END)"
+            )
+
+        return V(c.bind(base.sql, keys), "val", "string")
     if base.kind == "scalar":
         return V("CAST(NULL AS " + d.sql_type("string") + ")", "scalar", "string")
     e, k = c.var("e"), c.var("k")
-    keys = d.transform(base.sql, e, d.to_json(key_of(e), "string"))
-    return V(d.filter(keys, k, f"{k} IS NOT NULL"), "coll", "string")
+    found = d.transform(base.sql, e, d.to_json(key_of(e), "string"))
+    return V(d.filter(found, k, f"{k} IS NOT NULL"), "coll", "string")
 
 
 def _fn_boundary(high: bool) -> Callable[[_Compiler, V, fp.Call, Ctx], V]:
