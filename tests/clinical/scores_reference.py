@@ -398,26 +398,51 @@ def kfre(row: Row) -> tuple[float | None, float | None]:
 
 
 # ---------------------------------------------------------------- PREVENT base (CSV tables)
-_PREVENT: dict[tuple[int, str, int], dict[str, float]] = {}
+_PREVENT: dict[tuple[str, int, str, int], dict[str, float]] = {}
 
 
-def _prevent_table() -> dict[tuple[int, str, int], dict[str, float]]:
+def _prevent_table() -> dict[tuple[str, int, str, int], dict[str, float]]:
     if not _PREVENT:
         root = Path(__file__).resolve().parents[2]
         path = root / "src/axhub/clinical/scores/data/prevent_coefficients.csv"
         with path.open(encoding="utf-8") as fh:
             for rec in csv.DictReader(line for line in fh if not line.startswith("#")):
-                if rec["model"] != "base":
-                    continue
                 for outcome in ("cvd", "ascvd", "hf", "chd", "stroke"):
                     for f, sex in ((0, "male"), (1, "female")):
-                        key = (int(rec["horizon_years"]), outcome, f)
+                        key = (rec["model"], int(rec["horizon_years"]), outcome, f)
                         _PREVENT.setdefault(key, {})[rec["term"]] = float(rec[f"{sex}_{outcome}"])
     return _PREVENT
 
 
-def prevent(row: Row) -> dict[str, float | None]:
+def prevent(row: Row, model: str = "base") -> dict[str, float | None]:
+    """PREVENT base, +UACR or +HbA1c model (missing optional value → missing indicator)."""
     out: dict[str, float | None] = {}
+    suffix = "" if model == "base" else f"_{model}"
+    extra: dict[str, float] = {}
+    optional_ok = True
+    if model == "uacr":
+        uacr = num(row, "uacr_mgg")
+        raw = row.get("uacr_mgg")
+        if raw is None:
+            extra = {"ln_uacr": 0.0, "uacr_miss": 1.0}
+        elif uacr is None or not 0.1 <= uacr <= 25000:
+            optional_ok = False
+        else:
+            extra = {"ln_uacr": math.log(uacr), "uacr_miss": 0.0}
+    if model == "hba1c":
+        a1c = num(row, "hba1c_pct")
+        raw = row.get("hba1c_pct")
+        dm0 = flag(row, "diabetes") or 0
+        if raw is None:
+            extra = {"a1c_dm": 0.0, "a1c_nodm": 0.0, "a1c_miss": 1.0}
+        elif a1c is None or not 4.5 <= a1c <= 15:
+            optional_ok = False
+        else:
+            extra = {
+                "a1c_dm": (a1c - 5.3) * dm0,
+                "a1c_nodm": (a1c - 5.3) * (1 - dm0),
+                "a1c_miss": 0.0,
+            }
     age, tc, hdl, sbp, bmi, e = (
         num(row, "age_years"),
         num(row, "total_chol_mgdl"),
@@ -433,20 +458,22 @@ def prevent(row: Row) -> dict[str, float | None]:
         flag(row, "smoker_current"),
         flag(row, "statin"),
     )
-    base_ok = all_there(age, tc, hdl, sbp, e, f, tr, dm, sm, st) and (
-        130 <= tc <= 320 and 20 <= hdl <= 100 and 90 <= sbp <= 180 and 15 <= e <= 140
+    base_ok = (
+        optional_ok
+        and all_there(age, tc, hdl, sbp, e, f, tr, dm, sm, st)
+        and (130 <= tc <= 320 and 20 <= hdl <= 100 and 90 <= sbp <= 180 and 15 <= e <= 140)
     )
     for h in (10, 30):
         top = 79 if h == 10 else 59
         for outcome in ("cvd", "ascvd", "hf", "chd", "stroke"):
-            key = f"prevent_{outcome}_{h}y"
+            key = f"prevent_{outcome}_{h}y{suffix}"
             ok = base_ok and 30 <= math.floor(age) <= top
             if outcome == "hf":
                 ok = ok and bmi is not None and 18.5 <= bmi <= 39.9
             if not ok:
                 out[key] = None
                 continue
-            c = _prevent_table()[(h, outcome, f)]
+            c = _prevent_table()[(model, h, outcome, f)]
             cage = (age - 55) / 10
             cnhdl = (tc - hdl) * 0.02586 - 3.5
             chdl = (hdl * 0.02586 - 1.3) / 0.3
@@ -480,7 +507,7 @@ def prevent(row: Row) -> dict[str, float | None]:
                 "cage_x_smoking": cage * sm,
                 "cage_x_cbmi_ge": cage * cbmi_ge,
                 "cage_x_cegfr_lt": cage * cegfr_lt,
-            }
+            } | extra
             x = c["constant"] + sum(c[t] * v for t, v in terms.items() if t in c)
             out[key] = 1 / (1 + math.exp(-x))
     return out

@@ -63,3 +63,22 @@ def test_vectorised_equals_reference_property(seed: int, missing: float) -> None
         if nums:
             g, w = np.array(nums).T
             np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12, err_msg=sid)
+
+
+def test_prevent_optional_models_equal_reference() -> None:
+    from scores_reference import prevent as prevent_reference
+
+    from axhub.clinical.scores import kidney, prevent
+
+    table = population(500, seed=77)
+    rows = table.to_pylist()
+    x = read_inputs(table)
+    kidney.derive_egfr(x, kidney.egfr_cr(x))
+    for model in ("uacr", "hba1c"):
+        vec = prevent.prevent(x, model=model)
+        ref = [prevent_reference(r, model) for r in rows]
+        for sid, score in vec.items():
+            want = np.array([np.nan if r[sid] is None else r[sid] for r in ref])
+            np.testing.assert_array_equal(np.isnan(score.values), np.isnan(want), err_msg=sid)
+            np.testing.assert_allclose(score.values, want, rtol=1e-9, equal_nan=True, err_msg=sid)
+            assert 0 < np.count_nonzero(~np.isnan(want)) < len(rows), sid
