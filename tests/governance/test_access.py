@@ -238,3 +238,30 @@ def test_agent_actions_are_audited(store) -> None:
         store.record_agent_action(RES_A, "research", "read")
     with pytest.raises(InputError):
         store.record_agent_action(agent, "care_at_home", "message", detail={"phone": "010"})
+
+
+def test_views_run_over_governed_rows_only(store) -> None:
+    view = {
+        "resourceType": "ViewDefinition",
+        "resource": "Patient",
+        "status": "active",
+        "select": [
+            {
+                "column": [
+                    {"path": "id", "name": "pid"},
+                    {"path": "birthDate", "name": "birth"},
+                    {"path": "address.first().district", "name": "district"},
+                ]
+            }
+        ],
+    }
+    out = store.run_view(RES_A, "research", view)
+    assert out.num_rows == 3
+    assert set(out.column("birth").to_pylist()) == {"1948-03", "1952-11"}
+    assert set(out.column("pid").to_pylist()) == set(
+        store.read(RES_A, "research", ["Patient"]).column("person_id").to_pylist()
+    )
+    with pytest.raises(PolicyDenied):
+        store.run_view(
+            Principal("ph", Role.PUBLIC_HEALTH_ANALYST), "public_health_statistics", view
+        )

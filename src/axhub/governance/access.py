@@ -255,6 +255,26 @@ class GovernedStore:
             },
         )
 
+    def run_view(
+        self,
+        principal: Principal,
+        purpose: str,
+        view: dict[str, object],
+        resource_types: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """Run a SQL-on-FHIR ViewDefinition over the governed rows of its resource type."""
+        from axhub.engine.duckdb import DuckDBEngine
+
+        if resource_types is None and isinstance(view.get("resource"), str):
+            resource_types = [str(view["resource"])]
+        table = self.read(principal, purpose, resource_types)
+        engine = DuckDBEngine(threads=self.settings.duckdb_threads)
+        try:
+            engine.register_resources("governed_resources", table)
+            return engine.run_view(view, "governed_resources")
+        finally:
+            engine.close()
+
     def query(
         self,
         principal: Principal,
