@@ -20,6 +20,9 @@ import pyarrow.compute as pc
 
 Piece: TypeAlias = str | pa.Array
 
+# zlib level 1: about 3x faster than the default 6 on NDJSON for somewhat larger files.
+GZIP_LEVEL = 1
+
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
 
 
@@ -128,7 +131,7 @@ class NdjsonWriter:
         if gzip_output:
             # mtime=0 and no file name in the header: same input → same bytes.
             self._gz = gzip.GzipFile(
-                filename="", mode="wb", fileobj=self._file, mtime=0, compresslevel=6
+                filename="", mode="wb", fileobj=self._file, mtime=0, compresslevel=GZIP_LEVEL
             )
             self._out = self._gz  # type: ignore[assignment]
         self.lines = 0
