@@ -99,3 +99,31 @@ def test_golden_file_through_the_cli(tmp_path: Path) -> None:
                 assert g == pytest.approx(w, rel=1e-12), (name, i)
             else:
                 assert g == w, (name, i)
+
+
+def test_every_cli_option_is_documented() -> None:
+    import inspect
+
+    from axhub.cli.scores import scores_command
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "scores.md").read_text(encoding="utf-8")
+    options = []
+    for param in inspect.signature(scores_command).parameters.values():
+        options += [d for d in param.default.param_decls if d.startswith("--")]
+    assert len(options) == 5
+    assert [o for o in options if f"`{o}`" not in text] == []
+
+
+def test_keep_and_format_options(tmp_path: Path) -> None:
+    src = tmp_path / "p.csv"
+    src.write_text("person_id,district,sex,age_years\na,퇴계동,female,70\n", encoding="utf-8")
+    out = tmp_path / "o.parquet"
+    ok = CliRunner().invoke(
+        app, ["scores", "-i", str(src), "-o", str(out), "--keep", "person_id,district"]
+    )
+    assert ok.exit_code == 0, ok.output
+    t = pq.read_table(out)
+    assert t.column_names[:2] == ["person_id", "district"]
+    assert t.column("district").to_pylist() == ["퇴계동"]
+    bad = CliRunner().invoke(app, ["scores", "-i", str(src), "-o", str(tmp_path / "o.txt")])
+    assert bad.exit_code == 2 and "csv or parquet" in " ".join(bad.output.split())
