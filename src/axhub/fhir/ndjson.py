@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
-BLOCK_BYTES = 32 * 1024 * 1024
+BLOCK_BYTES = 64 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 

@@ -24,12 +24,14 @@ import duckdb
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
-    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON, source_file VARCHAR,
-    source_line BIGINT, run_id VARCHAR, PRIMARY KEY (site, resource_type, id));
+    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON USING COMPRESSION zstd,
+    source_file VARCHAR, source_line BIGINT, run_id VARCHAR,
+    PRIMARY KEY (site, resource_type, id));
 CREATE TABLE IF NOT EXISTS resource_history (
     site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
-    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON, source_file VARCHAR,
-    source_line BIGINT, run_id VARCHAR, superseded_run_id VARCHAR, reason VARCHAR);
+    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON USING COMPRESSION zstd,
+    source_file VARCHAR, source_line BIGINT, run_id VARCHAR, superseded_run_id VARCHAR,
+    reason VARCHAR);
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id VARCHAR, site VARCHAR, source_file VARCHAR, line BIGINT, json_path VARCHAR,
     reason VARCHAR, raw BLOB);

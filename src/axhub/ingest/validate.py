@@ -87,14 +87,24 @@ def check_sql(source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENT
     quoted_id = _sql_str(f'^"{ID_PATTERN}"$')
     quoted_instant = _sql_str(f'^"{INSTANT_PATTERN}"$')
     ref_ok = _sql_str(f'^"({REFERENCE_PATTERN})"$')
-    rule_checks = []
+    by_type: dict[str, list[str]] = {}
     for rule in rules:
         present = " OR ".join(
             f"(f[{pos['$.' + n]}] IS NOT NULL AND f[{pos['$.' + n]}] <> 'null')"
             for n in rule.json_names
         )
-        rule_checks.append(f"(f[1] = {_sql_str(chr(34) + rule.resource_type + chr(34))} "
-                           f"AND NOT ({present}))")  # fmt: skip
+        by_type.setdefault(rule.resource_type, []).append(f"NOT ({present})")
+    # one CASE over the type: a row evaluates the rules of its own type only
+    rule_case = (
+        "CASE f[1] "
+        + " ".join(
+            f"WHEN {_sql_str(chr(34) + t + chr(34))} THEN {' OR '.join(checks)}"
+            for t, checks in by_type.items()
+        )
+        + " ELSE false END"
+        if by_type
+        else "false"
+    )
     unpacked = ", ".join(_sql_str(f'"{t}"') for t in sorted(UNPACKED_TYPES))
     return f"""
     WITH v AS (
@@ -123,7 +133,7 @@ def check_sql(source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENT
             OR (f[3] IS NOT NULL AND NOT regexp_full_match(f[3], {quoted_id}))
             OR (f[4] IS NOT NULL AND (NOT regexp_full_match(f[4], {quoted_instant})
                 OR try_cast(json_extract_string(f[4], '$') AS TIMESTAMPTZ) IS NULL))
-            OR {" OR ".join(rule_checks) if rule_checks else "false"}
+            OR {rule_case}
             OR CASE WHEN contains(text, 'NaN') OR contains(text, 'Inf')
                     THEN regexp_matches(text, {_sql_str(_NAN)}) ELSE false END
             OR len(list_filter(refs, lambda r: NOT regexp_full_match(r::VARCHAR, {ref_ok}))) > 0

@@ -1,0 +1,181 @@
+"""Ingest throughput beside the physical references, measured in the same run.
+
+    .venv/bin/python bench/bench_ingest.py            # 1,000,000 resources
+    .venv/bin/python bench/bench_ingest.py --quick    # 50,000 resources, smoke run
+
+Input: the shared Synthea bulk sample (7,160 resources, 13 types) replicated with new ids
+(every UUID gets a per-copy prefix, so references stay consistent) until the count is
+reached, in two halves.  References measured on the full input:
+
+* orjson: ``orjson.loads`` of every line, one core (the raw parse rate);
+* DuckDB ``read_json`` of the same files (resourceType and id columns), all cores.
+
+``axhub ingest`` runs in a fresh process per input size (half, full) so that its peak RSS
+is its own; then the full input is ingested again (idempotent re-run: all duplicates).
+Target (issue 2): ingest >= 50% of the orjson rate; peak RSS flat from half to full.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "synthea-sample"
+_UUID = re.compile(rb"[0-9a-f]{8}(-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+
+
+def make_input(out: Path, resources: int) -> tuple[Path, Path]:
+    """Write ``resources`` resources as two halves: out/part1 and out/part2."""
+    files = sorted(SAMPLE.glob("*.000.ndjson"))
+    data = {f.name: f.read_bytes() for f in files}
+    per_copy = sum(d.count(b"\n") for d in data.values())
+    copies = max(2, round(resources / per_copy))
+    for part, rng in (("part1", range(copies // 2)), ("part2", range(copies // 2, copies))):
+        folder = out / part
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in data.items():
+            with open(folder / name, "wb") as w:
+                for k in rng:
+                    prefix = b"%08x" % k
+                    w.write(_UUID.sub(lambda m, p=prefix: p + m.group(1), text))
+    return out / "part1", out
+
+
+def _size(path: Path) -> tuple[int, int]:
+    files = [p for p in path.rglob("*.ndjson")]
+    lines = 0
+    for p in files:
+        with open(p, "rb") as fh:
+            while chunk := fh.read(1 << 24):
+                lines += chunk.count(b"\n")
+    return sum(p.stat().st_size for p in files), lines
+
+
+def orjson_rate(path: Path) -> float:
+    import orjson
+
+    t = time.perf_counter()
+    for p in sorted(path.rglob("*.ndjson")):
+        with open(p, "rb") as fh:
+            for line in fh:
+                orjson.loads(line)
+    return time.perf_counter() - t
+
+
+def duckdb_read_json(path: Path) -> float:
+    import duckdb
+
+    con = duckdb.connect()
+    t = time.perf_counter()
+    con.execute(
+        "SELECT count(*), count(DISTINCT id) FROM read_json(?, format = 'newline_delimited', "
+        "columns = {resourceType: 'VARCHAR', id: 'VARCHAR'})",
+        [str(path / "**" / "*.ndjson")],
+    ).fetchall()
+    return time.perf_counter() - t
+
+
+def run_child(path: Path, data_dir: Path) -> dict[str, float]:
+    """Ingest in a fresh process; return its wall time, counts and peak RSS (MB)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", str(path), str(data_dir)], stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"ingest child failed with status {status}")
+    result = json.loads(out)
+    result["wall"] = time.perf_counter() - t
+    result["rss_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def child(path: str, data_dir: str) -> None:
+    from axhub.config import Settings
+    from axhub.ingest import ingest
+
+    t = time.perf_counter()
+    report = ingest(path, site="bench", settings=Settings(data_dir=Path(data_dir)))
+    totals = report.totals
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - t,
+                "read": totals.read,
+                "stored": totals.stored,
+                "duplicates": totals.duplicates,
+                "quarantined": totals.quarantined,
+                "balanced": report.balanced,
+            }
+        )
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--resources", type=int, default=1_000_000)
+    ap.add_argument("--quick", action="store_true", help="50,000 resources (smoke run)")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep input and zones here")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    n = 50_000 if args.quick else args.resources
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        t = time.perf_counter()
+        half, full = make_input(work / "input", n)
+        print(f"input: {work / 'input'} generated in {time.perf_counter() - t:.1f}s")
+        sizes = {"half": _size(half), "full": _size(full)}
+        full_bytes, full_lines = sizes["full"]
+        print(f"full input: {full_lines:,} resources, {full_bytes / 1e6:,.0f} MB; "
+              f"cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+        rows = []
+        dt = orjson_rate(full)
+        rows.append(("orjson.loads per line (1 core)", full_lines, full_bytes, dt, None))
+        orjson_mbs = full_bytes / dt / 1e6
+        dt = duckdb_read_json(full)
+        rows.append(("DuckDB read_json (type, id)", full_lines, full_bytes, dt, None))
+        runs = {}
+        for name, path in (("half", half), ("full", full)):
+            res = run_child(path, work / f"zone-{name}")
+            if not res["balanced"] or res["quarantined"]:
+                raise SystemExit(f"bench ingest {name} did not balance or quarantined: {res}")
+            runs[name] = res
+            b, lines = sizes[name]
+            rows.append((f"axhub ingest ({name})", lines, b, res["seconds"], res["rss_mb"]))
+        again = run_child(full, work / "zone-full")
+        assert again["duplicates"] == runs["full"]["read"] and again["stored"] == 0
+        rows.append(("axhub ingest (full, re-run)", full_lines, full_bytes, again["seconds"],
+                     again["rss_mb"]))  # fmt: skip
+
+        print(f"\n{'what':34s} {'resources':>10s} {'MB':>7s} {'s':>7s} {'res/s':>9s} "
+              f"{'MB/s':>7s} {'% orjson':>8s} {'peak RSS':>9s}")  # fmt: skip
+        for what, lines, b, dt, rss in rows:
+            mbs = b / dt / 1e6
+            rss_s = f"{rss:,.0f} MB" if rss else ""
+            print(f"{what:34s} {lines:>10,} {b / 1e6:>7,.0f} {dt:>7.1f} {lines / dt:>9,.0f} "
+                  f"{mbs:>7.1f} {100 * mbs / orjson_mbs:>7.0f}% {rss_s:>9s}")  # fmt: skip
+        growth = runs["full"]["rss_mb"] / runs["half"]["rss_mb"]
+        print(f"\npeak RSS full/half: {growth:.2f} (flat memory: close to 1 while input doubles)")
+        ratio = (full_bytes / runs["full"]["seconds"] / 1e6) / orjson_mbs
+        print(f"ingest / orjson raw parse rate: {100 * ratio:.0f}% (target >= 50%)")
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
