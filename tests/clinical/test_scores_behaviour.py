@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from scores_population import population
+from .scores_population import population
 
 from axhub.clinical.scores import (
     DEFICITS,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from scores_population import population
+from .scores_population import population
 from typer.testing import CliRunner
 
 from axhub.cli.main import app

@@ -7,8 +7,8 @@ import math
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scores_population import population
-from scores_reference import score_person
+from .scores_population import population
+from .scores_reference import score_person
 
 from axhub.clinical.scores import DEFICITS, SCORE_IDS, kdm_fit, read_inputs, score_table
 
