@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from axhub.care import monitoring, units
 from axhub.care.models import Enrolment, QuarantinedMessage, Reading, utcnow
 from axhub.care.rules import symptom_mask
-from axhub.care.store import CareStore
+from axhub.care.store import CareStore, one_of
 
 log = logging.getLogger(__name__)
 
@@ -433,7 +433,7 @@ def _enrolled_only(
     known = set(
         s.scalars(
             select(Enrolment.person_id).where(
-                Enrolment.person_id.in_(persons), Enrolment.active.is_(True)
+                one_of(s, Enrolment.person_id, persons), Enrolment.active.is_(True)
             )
         )
     )
@@ -488,18 +488,9 @@ def _insert(
                 "_raw_index": r.raw_index,
             }
         )
-    table = Reading.__table__
-    ins_mod = postgresql if s.bind is not None and s.bind.dialect.name == "postgresql" else sqlite
-    stmt = (
-        ins_mod.insert(table)
-        .on_conflict_do_nothing(index_elements=["reading_id"])
-        .returning(table.c.reading_id)
-    )
     db_rows = [{k: x for k, x in d.items() if not k.startswith("_")} for d in values]
-    inserted_ids: set[str] = set()
-    for start in range(0, len(db_rows), 500):
-        chunk = db_rows[start : start + 500]
-        inserted_ids.update(s.execute(stmt, chunk).scalars().all())
+    dialect = s.get_bind().dialect.name
+    inserted_ids = _INSERTERS.get(dialect, _insert_values)(s, db_rows)
     inserted = [d for d in values if d["reading_id"] in inserted_ids]
     missed = [d for d in values if d["reading_id"] not in inserted_ids]
     conflicts: list[tuple[int, Rejected]] = []
@@ -507,7 +498,7 @@ def _insert(
         stored: dict[str, str] = dict(
             s.execute(
                 select(Reading.reading_id, Reading.content_hash).where(
-                    Reading.reading_id.in_([d["reading_id"] for d in missed])
+                    one_of(s, Reading.reading_id, [d["reading_id"] for d in missed])
                 )
             ).all()
         )
@@ -518,6 +509,63 @@ def _insert(
                                                "reading_id", d["reading_id"]))
                 )  # fmt: skip
     return inserted, conflicts
+
+
+def _insert_values(s: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (SQLite; any backend)."""
+    table = Reading.__table__
+    assert isinstance(table, Table)
+    ins = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        ins(table)
+        .on_conflict_do_nothing(index_elements=["reading_id"])
+        .returning(table.c.reading_id)
+    )
+    out: set[str] = set()
+    for start in range(0, len(rows), 500):
+        out.update(s.execute(stmt, rows[start : start + 500]).scalars().all())
+    return out
+
+
+#: column -> PostgreSQL array type for the unnest insert
+_PG_COLUMNS = {
+    "reading_id": "varchar", "person_id": "varchar", "kind": "varchar", "value": "float8",
+    "value2": "float8", "unit": "varchar", "norm_value": "float8", "norm_value2": "float8",
+    "norm_unit": "varchar", "effective_at": "timestamptz", "effective_s": "int8",
+    "received_at": "timestamptz", "source": "varchar", "device_id": "varchar",
+    "implausible": "bool", "flags": "jsonb", "context": "jsonb", "on_oxygen": "bool",
+    "content_hash": "varchar",
+}  # fmt: skip
+_PG_INSERT = text(
+    f"INSERT INTO readings ({', '.join(_PG_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _PG_COLUMNS.items())
+    + ") ON CONFLICT (reading_id) DO NOTHING RETURNING reading_id"
+)
+
+
+def _pg_element(v: Any) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, datetime):
+        v = v.isoformat()
+    elif isinstance(v, dict | list):
+        v = orjson.dumps(v).decode()
+    elif isinstance(v, float):
+        v = repr(v)
+    v = str(v)
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _insert_unnest(s: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """PostgreSQL: one array parameter per column through ``unnest`` - a short statement
+    whatever the batch size (pg8000 parses parameter markers in Python)."""
+    params = {c: "{" + ",".join(_pg_element(r[c]) for r in rows) + "}" for c in _PG_COLUMNS}
+    return set(s.execute(_PG_INSERT, params).scalars().all())
+
+
+_INSERTERS = {"postgresql": _insert_unnest, "sqlite": _insert_values}
 
 
 def quarantine_count(store: CareStore) -> int:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from axhub.care import rules, thresholds
 from axhub.care.models import Alert, AlertEvent, Enrolment, Reading
 from axhub.care.rules import DAY, RULES, SEVERITY_RANK, Firing, Frame, Person
+from axhub.care.store import one_of
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def load_people(s: Session, persons: Sequence[str]) -> tuple[dict[str, Person], 
         Enrolment.conditions,
         Enrolment.timezone,
         Enrolment.care_team,
-    ).where(Enrolment.person_id.in_(list(persons)))
+    ).where(one_of(s, Enrolment.person_id, persons))
     for pid, th, conds, tz, team in s.execute(q):
         people[pid] = Person(
             thresholds.effective(th or {}, conds or ()), frozenset(conds or ()), tz
@@ -141,7 +142,7 @@ def load_history(s: Session, new: Frame) -> Frame:
             clauses.append(
                 and_(
                     Reading.kind == kind,
-                    Reading.person_id.in_(sorted(set(new.person[m].tolist()))),
+                    one_of(s, Reading.person_id, sorted(set(new.person[m].tolist()))),
                     Reading.effective_s.between(int(new.t[m].min()) - back,
                                                 int(new.t[m].max()) + ahead),
                 )
@@ -151,7 +152,7 @@ def load_history(s: Session, new: Frame) -> Frame:
         clauses.append(
             and_(
                 Reading.kind.in_(rules.NEWS2_KINDS),
-                Reading.person_id.in_(sorted(set(new.person[m].tolist()))),
+                one_of(s, Reading.person_id, sorted(set(new.person[m].tolist()))),
                 Reading.effective_s.between(int(new.t[m].min()) - NEWS2_NEEDS[0],
                                             int(new.t[m].max()) + NEWS2_NEEDS[1]),
             )
@@ -255,7 +256,7 @@ def apply_firings(
     existing = {
         a.dedup_key: a
         for a in s.scalars(
-            select(Alert).where(Alert.dedup_key.in_(list(groups)), Alert.status != "resolved")
+            select(Alert).where(one_of(s, Alert.dedup_key, groups), Alert.status != "resolved")
         )
     }
     changes: list[AlertChange] = []
@@ -311,7 +312,7 @@ def _supersede(s: Session, firings: Sequence[Firing], now: datetime) -> list[Ale
         return []
     out = []
     for a in s.scalars(
-        select(Alert).where(Alert.dedup_key.in_(sorted(keys)), Alert.status != "resolved")
+        select(Alert).where(one_of(s, Alert.dedup_key, sorted(keys)), Alert.status != "resolved")
     ):
         a.status, a.resolved_at, a.resolved_by, a.updated_at = "resolved", now, "system", now
         s.add(AlertEvent(alert_id=a.id, at=now, event="superseded", detail={}))
@@ -455,7 +456,7 @@ def _adherence(s: Session, enrolled: Sequence[Any], now: datetime) -> list[Firin
             q = (
                 select(Reading.person_id, Reading.kind, func.count())
                 .where(
-                    Reading.person_id.in_([r[0] for r in rows]),
+                    one_of(s, Reading.person_id, [r[0] for r in rows]),
                     Reading.effective_s >= lo,
                     Reading.effective_s < hi,
                 )

@@ -9,7 +9,7 @@ pure Python; decision record 0081).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import ColumnElement, Engine, Text, any_, bindparam, create_engine, event, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,6 +59,15 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def one_of(s: Session, col: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``col IN (values)``; on PostgreSQL ``col = ANY(array)`` so a long list is one parameter
+    (pg8000 rewrites parameter markers in Python: a statement with thousands is slow)."""
+    vals = list(values)
+    if s.get_bind().dialect.name == "postgresql":
+        return col == any_(bindparam(None, vals, type_=ARRAY(Text)))
+    return col.in_(vals)
 
 
 @dataclass(frozen=True)
