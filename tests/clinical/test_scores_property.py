@@ -66,7 +66,7 @@ def test_vectorised_equals_reference_property(seed: int, missing: float) -> None
 
 
 def test_prevent_optional_models_equal_reference() -> None:
-    from scores_reference import prevent as prevent_reference
+    from .scores_reference import prevent as prevent_reference
 
     from axhub.clinical.scores import kidney, prevent
 
