@@ -159,3 +159,18 @@ def test_http_status_of_a_result(store: CareStore) -> None:
     assert ingest_observation(store, obs).http_status == 200
     bad = ingest_observation(store, {**obs, "subject": {"reference": "Group/x"}})
     assert bad.http_status == 422 and bad.problems[0]["field"] == "subject.reference"
+
+
+def test_awkward_text_round_trips_exactly(store: CareStore) -> None:
+    """Quotes, backslashes, commas, braces and Hangul survive the batch insert paths."""
+    store.enrol("p-1", care_team="t")
+    rid = 'dev\\1/"x",{y}/혈압 NULL'
+    ctx = {"note": 'says "dizzy" \\ 어지러움, {}', "on_oxygen": True, "symptoms": []}
+    msg = {**reading("spo2", 97, rid=rid), "device_id": 'omron\\7 "A"', "context": ctx}
+    assert ingest_messages(store, [msg, reading("bp", 120, value2=None)]).stored == 2
+    got = {r.reading_id: r for r in _readings(store)}
+    r = got[rid]
+    assert (r.device_id, r.context, r.on_oxygen) == ('omron\\7 "A"', ctx, True)
+    assert r.effective_at == NOON_KST
+    assert [x.norm_value2 for x in got.values() if x.kind == "bp"] == [None]
+    assert ingest_messages(store, [msg]).duplicates == 1
