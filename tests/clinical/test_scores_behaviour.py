@@ -10,7 +10,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from .scores_population import population
 
 from axhub.clinical.scores import (
     DEFICITS,
@@ -24,6 +23,8 @@ from axhub.clinical.scores import (
 )
 from axhub.clinical.scores.ageing import kdm_apply
 from axhub.errors import InputError
+
+from .scores_population import population
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "scores.md"
 PCE_ROW = {

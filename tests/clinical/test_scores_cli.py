@@ -7,11 +7,12 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from .scores_population import population
 from typer.testing import CliRunner
 
 from axhub.cli.main import app
 from axhub.clinical.scores import SCORE_IDS
+
+from .scores_population import population
 
 
 def test_csv_in_csv_out(tmp_path: Path) -> None:

@@ -7,10 +7,11 @@ import math
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from .scores_population import population
-from .scores_reference import score_person
 
 from axhub.clinical.scores import DEFICITS, SCORE_IDS, kdm_fit, read_inputs, score_table
+
+from .scores_population import population
+from .scores_reference import score_person
 
 DEFICIT_IDS = [d.id for d in DEFICITS]
 KDM = kdm_fit(read_inputs(population(3000, seed=99)))
@@ -66,9 +67,9 @@ def test_vectorised_equals_reference_property(seed: int, missing: float) -> None
 
 
 def test_prevent_optional_models_equal_reference() -> None:
-    from .scores_reference import prevent as prevent_reference
-
     from axhub.clinical.scores import kidney, prevent
+
+    from .scores_reference import prevent as prevent_reference
 
     table = population(500, seed=77)
     rows = table.to_pylist()
@@ -82,3 +83,45 @@ def test_prevent_optional_models_equal_reference() -> None:
             np.testing.assert_array_equal(np.isnan(score.values), np.isnan(want), err_msg=sid)
             np.testing.assert_allclose(score.values, want, rtol=1e-9, equal_nan=True, err_msg=sid)
             assert 0 < np.count_nonzero(~np.isnan(want)) < len(rows), sid
+
+
+MESSY_NUMBERS = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-10, max_value=400),
+)
+MESSY_WORDS = st.one_of(
+    st.none(),
+    st.sampled_from(["yes", "no", "Y", "n", "1", "0", "true", "maybe", "", " ", "female", "M"]),
+    st.text(max_size=5),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_messy_inputs_never_crash_and_never_give_a_non_finite_number(data: st.DataObject) -> None:
+    import pyarrow as pa
+
+    from axhub.clinical.scores import INPUT_COLUMNS
+
+    n = 8
+    cols = {}
+    for spec in INPUT_COLUMNS:
+        if spec.kind == "number":
+            cols[spec.name] = pa.array(
+                data.draw(st.lists(MESSY_NUMBERS, min_size=n, max_size=n)), pa.float64()
+            )
+        else:
+            cols[spec.name] = pa.array(
+                data.draw(st.lists(MESSY_WORDS, min_size=n, max_size=n)), pa.string()
+            )
+    out = score_table(pa.table(cols), kdm=KDM)
+    for sid in SCORE_IDS:
+        values = out.column(sid).to_pylist()
+        reasons = out.column(f"{sid}_reason").to_pylist()
+        for v, r in zip(values, reasons, strict=True):
+            assert (v is None) != (r is None), (sid, v, r)
+            if isinstance(v, float):
+                assert math.isfinite(v), (sid, v)
+            if r is not None:
+                assert r.startswith("not computable: "), r
