@@ -97,7 +97,7 @@ MESSY_WORDS = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_messy_inputs_never_crash_and_never_give_a_non_finite_number(data: st.DataObject) -> None:
     import pyarrow as pa
