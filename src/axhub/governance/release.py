@@ -148,8 +148,10 @@ def suppressed_arrow(
     r_labels = sorted({str(v) for v in counts.column(row).to_pylist()})
     c_labels = sorted({str(v) for v in counts.column(col).to_pylist()})
     grid = np.zeros((len(r_labels), len(c_labels)), dtype=np.int64)
-    ri = np.array([r_labels.index(str(v)) for v in counts.column(row).to_pylist()])
-    ci = np.array([c_labels.index(str(v)) for v in counts.column(col).to_pylist()])
+    r_at = {label: i for i, label in enumerate(r_labels)}
+    c_at = {label: j for j, label in enumerate(c_labels)}
+    ri = np.array([r_at[str(v)] for v in counts.column(row).to_pylist()], dtype=np.int64)
+    ci = np.array([c_at[str(v)] for v in counts.column(col).to_pylist()], dtype=np.int64)
     np.add.at(grid, (ri, ci), np.asarray(counts.column(count).to_numpy(zero_copy_only=False)))
     result = suppress(grid, threshold)
     pub = result.published()
