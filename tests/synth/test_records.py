@@ -73,7 +73,7 @@ def test_treated_people_get_prescriptions_somewhere(region):
 def test_coded_diagnoses_are_true_and_known(region):
     out, _ = region
     _, who = _truth(out)
-    n = 0
+    n = admissions = 0
     for site in SITES:
         for c in read_ndjson(out / "sites" / site / "Condition.000.ndjson"):
             person = who[(site, c["subject"]["reference"].removeprefix("Patient/"))]
@@ -90,8 +90,34 @@ def test_coded_diagnoses_are_true_and_known(region):
                 )
             elif code == "Z72.0":
                 assert person["smoking_status"] == 2
+            elif code == "I63.9":
+                assert person["prior_stroke"] and person["stroke_admission_site"] == site
+                admissions += 1
             n += 1
     assert n > 100
+    assert admissions > 0
+
+
+def test_stroke_admissions_are_inpatient_encounters_with_acute_stroke(region):
+    out, _ = region
+    persons, who = _truth(out)
+    for site in ("knuh", "hallym"):
+        encounters = {
+            e["id"]: e for e in read_ndjson(out / "sites" / site / "Encounter.000.ndjson")
+        }
+        inpatient = {i for i, e in encounters.items() if e["class"]["code"] == "IMP"}
+        acute = {
+            c["encounter"]["reference"].removeprefix("Encounter/")
+            for c in read_ndjson(out / "sites" / site / "Condition.000.ndjson")
+            if c["code"]["coding"][0]["code"] == "I63.9"
+        }
+        assert acute == inpatient
+        for i in inpatient:
+            e = encounters[i]
+            assert e["period"]["end"] > e["period"]["start"]
+            assert who[(site, e["subject"]["reference"].removeprefix("Patient/"))]["prior_stroke"]
+    admitted = [p for p in persons.values() if p["stroke_admission_site"]]
+    assert admitted and all(p["prior_stroke"] for p in admitted)
 
 
 def test_measured_values_track_true_values(region):

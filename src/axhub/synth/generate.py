@@ -30,6 +30,7 @@ from axhub.synth.sites import (
     assign_visits,
     share_name_and_birth_date,
     site_demographics,
+    stroke_admissions,
 )
 from axhub.synth.sitewriter import Files, Region, ids, take, write_site
 
@@ -57,6 +58,7 @@ class Drawn:
     vmatrix: np.ndarray
     prescriber: np.ndarray
     person_ids: np.ndarray
+    stroke_admission_site: np.ndarray  # SITES index of a 2022-2024 stroke admission, or -1
 
     def report(self) -> dict[str, Any]:
         """The calibration report of this region."""
@@ -91,6 +93,7 @@ def draw_region(people: int, seed: int, *, second_clinic_rate: float = 0.0) -> D
     vmatrix[visits["person"], visits["site"]] = True
     prescriber = records.prescriber_site(vmatrix)
     person_ids = np.char.add("P", np.char.zfill(np.arange(1, people + 1).astype(str), 7))
+    admission = stroke_admissions(np.random.default_rng(streams[12]), h, vmatrix)
     return Drawn(
         people,
         seed,
@@ -107,6 +110,7 @@ def draw_region(people: int, seed: int, *, second_clinic_rate: float = 0.0) -> D
         vmatrix,
         prescriber,
         person_ids,
+        admission,
     )
 
 
@@ -128,7 +132,9 @@ def generate(
     person_ids, names, shared, vmatrix = d.person_ids, d.names, d.shared, d.vmatrix
     t_people = time.perf_counter() - t0
 
-    region = Region(seed, p, h, visits, d.demo, d.plan, d.prescriber, person_ids)
+    region = Region(
+        seed, p, h, visits, d.demo, d.plan, d.prescriber, person_ids, d.stroke_admission_site
+    )
     files = Files(out, gzip_output)
     outputs = [
         write_site(region, si, np.random.default_rng(streams[8 + si]), files)
@@ -145,7 +151,12 @@ def generate(
 
     gt = out / "ground_truth"
     gt.mkdir(parents=True, exist_ok=True)
-    pq.write_table(_persons_table(p, h, risk, person_ids, names, shared), gt / "persons.parquet")
+    persons = _persons_table(p, h, risk, person_ids, names, shared)
+    admitted_at = np.array([*SITES, ""], dtype=object)[d.stroke_admission_site]
+    persons = persons.append_column(
+        "stroke_admission_site", pa.array(admitted_at.astype(str), pa.string())
+    )
+    pq.write_table(persons, gt / "persons.parquet")
     pq.write_table(pa.concat_tables(site_rows), gt / "site_records.parquet")
     pq.write_table(
         pa.table(

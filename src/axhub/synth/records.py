@@ -81,6 +81,7 @@ CONDITION_KEYS = (
     "ckd_stage5",
     "prior_stroke",
     "tobacco_use",
+    "stroke",
 )
 
 DRUG_KEYS = (
@@ -108,8 +109,17 @@ CHRONIC_PRESCRIBERS = (3, 2, 0, 1)  # clinics, phc, knuh, hallym (indices into S
 SPECIALIST_PRESCRIBERS = (0, 1, 3, 2)
 
 
-def encounters(rng: np.random.Generator, visit_person: np.ndarray, h: Columns) -> Columns:
-    """Encounters of the visits (sorted by visit, then time); ``first`` marks each visit's first."""
+def encounters(
+    rng: np.random.Generator,
+    visit_person: np.ndarray,
+    h: Columns,
+    admitted: np.ndarray | None = None,
+) -> Columns:
+    """Encounters of the visits (sorted by visit, then time); ``first`` marks each visit's first.
+
+    ``admitted`` (per visit) turns the visit's first encounter into an inpatient stroke
+    admission lasting 5-20 days (ASSUMPTION), ended before the visit's next encounter.
+    """
     chronic = (
         h["hypertension_aware"].astype(int)
         + h["diabetes_aware"]
@@ -132,13 +142,24 @@ def encounters(rng: np.random.Generator, visit_person: np.ndarray, h: Columns) -
         "timedelta64[s]"
     )
     minutes = rng.integers(10, 40, len(visit))
+    end = start + (minutes * 60).astype("timedelta64[s]")
+    inpatient = np.zeros(len(visit), dtype=bool)
+    if admitted is not None:
+        inpatient = first & admitted[visit]
+        stay = rng.integers(5, 21, len(visit))
+        gap = np.full(len(visit), 10_000)
+        gap[:-1] = np.where(last[:-1], 10_000, day[1:] - day[:-1])
+        stay = np.clip(np.minimum(stay, gap - 1), 1, None)
+        discharge = start + (stay * 86_400).astype("timedelta64[s]")
+        end = np.where(inpatient, discharge, end)
     return {
         "visit": visit,
         "person": visit_person[visit],
         "start": start,
-        "end": start + (minutes * 60).astype("timedelta64[s]"),
+        "end": end,
         "first": first,
         "last": last,
+        "inpatient": inpatient,
     }
 
 
@@ -217,9 +238,17 @@ def observations(
 
 
 def conditions(
-    rng: np.random.Generator, site: str, visit_person: np.ndarray, h: Columns
+    rng: np.random.Generator,
+    site: str,
+    visit_person: np.ndarray,
+    h: Columns,
+    admitted: np.ndarray | None = None,
 ) -> Columns:
-    """Coded diagnoses per visit (long table of visit index and CONDITION_KEYS index)."""
+    """Coded diagnoses per visit (long table of visit index and CONDITION_KEYS index).
+
+    A stroke admission (``admitted``, per visit) is coded as acute cerebral infarction (I63.9)
+    on the admission encounter; prior stroke (I69.3) stays coded as any other known condition.
+    """
     egfr = h["egfr"]
     ckd = h["ckd_aware"]
     known = {
@@ -236,11 +265,14 @@ def conditions(
     }
     # Each known condition is coded at a visited site with probability 0.9 (ASSUMPTION;
     # 0.6 for AF/stroke/CKD at the public health centre).
-    matrix = np.stack([known[k][visit_person] for k in CONDITION_KEYS], axis=1)
-    p = np.full(len(CONDITION_KEYS), 0.9)
+    person_keys = [k for k in CONDITION_KEYS if k != "stroke"]
+    matrix = np.stack([known[k][visit_person] for k in person_keys], axis=1)
+    p = np.full(len(person_keys), 0.9)
     if site == "phc":
         p[[4, 5, 6, 7, 8]] = 0.6
     matrix &= rng.random(matrix.shape) < p
+    acute = np.zeros(len(visit_person), dtype=bool) if admitted is None else admitted
+    matrix = np.column_stack([matrix, acute])  # always coded on an admission
     v_idx, c_idx = np.nonzero(matrix)
     return {"visit": v_idx, "key": c_idx}
 

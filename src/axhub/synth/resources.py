@@ -104,6 +104,14 @@ def patients(site: str, cols: dict, last_updated: pa.Array) -> pa.Array:
     )
 
 
+ENCOUNTER_CLASS_FRAGMENTS = [
+    f'"class":{{"system":"{codes.V3_ACT_CODE}","code":"AMB","display":"ambulatory"}},'
+    '"type":[{"text":"외래 진료 (outpatient visit)"}]',
+    f'"class":{{"system":"{codes.V3_ACT_CODE}","code":"IMP","display":"inpatient encounter"}},'
+    '"type":[{"text":"입원 (inpatient admission)"}]',
+]
+
+
 def encounters(
     ids: pa.Array,
     patient_ref: pa.Array,
@@ -111,7 +119,9 @@ def encounters(
     end: np.ndarray,
     location: pa.Array,
     org: pa.Array,
+    inpatient: np.ndarray,
 ) -> pa.Array:
+    """Encounter lines: ambulatory visits, or inpatient admissions where ``inpatient``."""
     end_s = datetimes(end)
     return r.join(
         [
@@ -119,11 +129,9 @@ def encounters(
             ids,
             '"',
             *_meta(end_s),
-            ',"status":"finished","class":{"system":"',
-            codes.V3_ACT_CODE,
-            '","code":"AMB","display":"ambulatory"},',
-            '"type":[{"text":"외래 진료 (outpatient visit)"}],',
-            '"subject":{"reference":"Patient/',
+            ',"status":"finished",',
+            r.pick(ENCOUNTER_CLASS_FRAGMENTS, inpatient.astype(np.int64)),
+            ',"subject":{"reference":"Patient/',
             patient_ref,
             '"},"period":{"start":"',
             datetimes(start),

@@ -296,3 +296,24 @@ def share_name_and_birth_date(rng: np.random.Generator, p: Columns) -> np.ndarra
         p[col][a] = p[col][b]
     p["age"][a] = p["age"][b]
     return np.sort(a)
+
+
+# ASSUMPTION: share of people with a prior stroke whose stroke happened in the record window
+# (2022-2024) and was admitted to a university hospital they visit.
+RECENT_STROKE_SHARE = 0.4
+
+
+def stroke_admissions(rng: np.random.Generator, h: Columns, vmatrix: np.ndarray) -> np.ndarray:
+    """Per person the SITES index of a stroke admission in the record window, or -1.
+
+    KNUH hosts the regional cardiocerebrovascular centre and Hallym the regional emergency
+    centre (calibration file §1.4); a person visiting both is admitted to one (KNUH 55 %,
+    ASSUMPTION).
+    """
+    n = len(vmatrix)
+    knuh, hallym = vmatrix[:, SITES.index("knuh")], vmatrix[:, SITES.index("hallym")]
+    recent = h["prior_stroke"] & (rng.random(n) < RECENT_STROKE_SHARE)
+    prefer_knuh = rng.random(n) < 0.55
+    site = np.where(knuh & (prefer_knuh | ~hallym), SITES.index("knuh"),
+                    np.where(hallym, SITES.index("hallym"), -1))  # fmt: skip
+    return np.where(recent, site, -1)

@@ -72,6 +72,7 @@ class Region:
     plan: Columns
     prescriber: np.ndarray
     person_ids: np.ndarray
+    stroke_admission_site: np.ndarray
 
 
 @dataclass
@@ -100,7 +101,8 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
     patient_of_person = np.full(len(p["age"]), "", dtype=object)
     patient_of_person[vp] = np.asarray(pid.to_numpy(zero_copy_only=False), dtype=object)
 
-    enc = records.encounters(rng, vp, h)
+    admitted = (region.stroke_admission_site[vp] == si) & region.visits["primary"][sel]
+    enc = records.encounters(rng, vp, h, admitted)
     n_enc = len(enc["visit"])
     enc_id = ids(n_enc, si * 10 + 1, seed)
     enc_patient = take(pid, enc["visit"])
@@ -132,6 +134,7 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
                 enc["end"][s],
                 r.raw(loc[s]),
                 r.raw(enc_org[s]),
+                enc["inpatient"][s],
             )
 
     files.write(f"{base}/Encounter.000.ndjson", encounter_parts())
@@ -174,7 +177,7 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
 
     files.write(f"{base}/Observation.000.ndjson", observation_parts())
 
-    cond = records.conditions(rng, site, vp, h)
+    cond = records.conditions(rng, site, vp, h, admitted)
     c_enc = first_of_visit[cond["visit"]]
     cond_lines = (
         [
