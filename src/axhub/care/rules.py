@@ -125,10 +125,6 @@ def symptom_mask(names: object) -> int:
     return m
 
 
-def _bits(names: frozenset[str]) -> int:
-    return symptom_mask(names)
-
-
 #: local hours counted as night for hypoglycaemia (DESIGN; the care team may move them)
 NIGHT_HOURS = (0, 6)
 
@@ -238,9 +234,8 @@ def local_hour(people: Mapping[str, Person], persons: Obj, t: I64) -> I64:
     out = np.zeros(len(t), dtype=np.int64)
     if not len(t):
         return out
-    tzs = np.array([people[str(p)].timezone for p in np.unique(persons.astype(str))])
     uniq, inv = np.unique(persons.astype(str), return_inverse=True)
-    tz_of = tzs[inv]
+    tz_of = np.array([people[p].timezone for p in uniq.tolist()])[inv]
     for tz in set(tz_of.tolist()):
         m = tz_of == tz
         zone = ZoneInfo(tz)
@@ -250,7 +245,6 @@ def local_hour(people: Mapping[str, Person], persons: Obj, t: I64) -> I64:
             out[m] = ((t[m] + int(lo.total_seconds())) % DAY) // 3600
         else:  # a DST change inside the batch: exact per-reading conversion
             out[m] = [datetime.fromtimestamp(int(x), UTC).astimezone(zone).hour for x in t[m]]
-    del uniq
     return out
 
 
@@ -327,7 +321,7 @@ def _sub(parent: _Emitter, frame: Frame) -> _Emitter:
 
 
 def _has(frame: Frame, wanted: frozenset[str]) -> B:
-    return (frame.symptoms & _bits(wanted)) != 0
+    return (frame.symptoms & symptom_mask(wanted)) != 0
 
 
 def symptom_names(mask: int) -> list[str]:
