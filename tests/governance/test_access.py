@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 
@@ -142,8 +143,11 @@ def test_query_session_cannot_open_other_files(store) -> None:
             store.query(RES_A, "research", sql)
     leaked = store.query(RES_A, "research", "SELECT getvariable('project_pseudo_ipad') AS k")
     assert leaked.column("k").to_pylist() == [None]  # key material was removed
-    out = store.query(RES_A, "research", "SELECT count(*) AS n FROM resources")
+    sql = "SELECT count(*) AS n FROM resources"
+    out = store.query(RES_A, "research", sql)
     assert out.column("n").to_pylist() == [6]  # 3 Patient + 3 Condition rows
+    last = list(store.audit.entries())[-1]
+    assert last["detail"]["query_sha256"] == hashlib.sha256(sql.encode()).hexdigest()
 
 
 def test_reidentification_is_care_only_and_audited(store) -> None:

@@ -9,6 +9,7 @@ tables.  Nothing downstream opens the stores another way (a test scans the code)
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +47,10 @@ MAX_LABELS = (
 
 def _lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _prefixed(alias: str) -> str:
@@ -295,7 +300,7 @@ class GovernedStore:
             table = self._result(con, sql)
         finally:
             con.close()
-        self._audit_read(req, decision, "read", table.num_rows, None, query=True)
+        self._audit_read(req, decision, "read", table.num_rows, None, query=sql)
         return table
 
     def aggregate(
@@ -344,6 +349,7 @@ class GovernedStore:
                 "cells": released.num_rows,
                 "suppressed": hidden,
                 "method": "small-cell<10+complementary",
+                "query_sha256": _sha(sql),
             },
         )
         return released
@@ -414,6 +420,7 @@ class GovernedStore:
                 "partitions": len(partitions),
                 "mechanism": "opendp-laplace",
                 "project_id": req.project.project_id,
+                "query_sha256": _sha(sql),
             },
         )
         return pa.table(out)
@@ -532,10 +539,12 @@ class GovernedStore:
         kind: str,
         rows: int,
         persons: Sequence[str] | None,
-        query: bool = False,
+        query: str | None = None,
     ) -> None:
         p = req.principal
-        detail: dict[str, object] = {"rows": rows, "level": decision.level.value, "query": query}
+        detail: dict[str, object] = {"rows": rows, "level": decision.level.value}
+        if query is not None:
+            detail["query_sha256"] = _sha(query)
         if req.resource_types is not None:
             detail["resource_types"] = sorted(req.resource_types)
         if req.project is not None:
