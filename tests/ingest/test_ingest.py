@@ -226,3 +226,35 @@ def test_bad_site_name_is_an_input_error(tmp_path, settings, site):
 def test_missing_path_is_an_input_error(tmp_path, settings):
     with pytest.raises(InputError, match="does not exist"):
         ingest(tmp_path / "nope", site="knuh", settings=settings)
+
+
+def test_a_second_writer_gets_a_clear_error(tmp_path, settings):
+    import duckdb
+
+    from axhub.errors import EngineError
+
+    settings.data_dir.mkdir(parents=True)
+    holder = duckdb.connect(str(settings.raw_zone_path))
+    try:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            message = pool.apply(_ingest_in_child, (str(tmp_path), str(settings.data_dir)))
+    finally:
+        holder.close()
+    assert message.startswith("EngineError: cannot open the raw zone")
+    assert EngineError.exit_code == 6
+
+
+def _ingest_in_child(src: str, data_dir: str) -> str:
+    from pathlib import Path
+
+    from axhub.config import Settings
+    from axhub.errors import AxhubError
+
+    try:
+        ingest(Path(src), site="knuh", settings=Settings(data_dir=Path(data_dir)))
+    except AxhubError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "no error"

@@ -78,7 +78,7 @@ def _expected_ok(line: bytes) -> bool | None:
 
 
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from axhub.errors import EngineError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
@@ -59,8 +61,15 @@ class MergeCounts:
 
 
 def connect(path: str, *, threads: int = 0, memory_limit: str = "") -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the raw zone."""
-    con = duckdb.connect(path)
+    """Open (creating if needed) the raw zone; one writer at a time."""
+    try:
+        con = duckdb.connect(path)
+    except duckdb.IOException as exc:
+        raise EngineError(
+            "cannot open the raw zone (is another ingest writing to it?)",
+            path=path,
+            reason=str(exc).splitlines()[0],
+        ) from None
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:

@@ -13,6 +13,7 @@ example a reference written with ``\\/`` escapes) is stored.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +74,7 @@ def extract_paths(rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENTS) -> lis
     return paths
 
 
+@functools.lru_cache(maxsize=8)
 def check_sql(source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENTS) -> str:
     """SQL over ``source(seq, line, path, text)`` adding fields and a ``bad`` flag per row.
 
