@@ -40,7 +40,7 @@ from axhub.governance.linkage import (
     patients_from_ndjson,
 )
 from axhub.governance.linkage.identifiers import site_patient_files
-from axhub.governance.linkage.region import region_truth
+from axhub.governance.linkage.region import region_truth, site_of, split_by_source
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -62,9 +62,12 @@ def run_splink(kind: str, inputs: dict[str, pa.Table], truth: pa.Table, tag: str
     if py is None:
         return "splink: not available"
     paths = {}
+    back = {}
     for site, table in inputs.items():
-        paths[site] = str(OUT / f"{tag}-{site}.parquet")
-        pq.write_table(table, paths[site])
+        name = site.replace("/", "__").replace("-", "_")  # Splink uses names in SQL
+        back[name] = site
+        paths[name] = str(OUT / f"{tag}-{name}.parquet")
+        pq.write_table(table, paths[name])
     spec = {"kind": kind, "inputs": paths, "out": str(OUT / f"{tag}-splink.parquet")}
     spec_path = OUT / f"{tag}-spec.json"
     spec_path.write_text(json.dumps(spec))
@@ -77,9 +80,49 @@ def run_splink(kind: str, inputs: dict[str, pa.Table], truth: pa.Table, tag: str
     if proc.returncode:
         return f"splink failed: {proc.stderr.strip().splitlines()[-1:]}"
     seconds = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
-    links = pq.read_table(spec["out"])
-    q = evaluate(links, truth)
-    return f"{q.f1:.4f} (P {q.precision:.4f} R {q.recall:.4f})  {seconds:7.1f} s"
+    raw = pq.read_table(spec["out"])
+    raw = raw.set_column(0, "site", pa.array([back[s] for s in raw["site"].to_pylist()]))
+    q = evaluate(with_sites(raw), truth)
+    pairs = pq.read_table(spec["out"].replace(".parquet", "-pairs.parquet"))
+    for col in ("site_a", "site_b"):
+        names = pa.array([back[s] for s in pairs[col].to_pylist()])
+        pairs = pairs.set_column(pairs.column_names.index(col), col, names)
+    pp, pr, pf = pair_quality(pairs, truth)
+    return (
+        f"clusters {q.f1:.4f} (P {q.precision:.4f} R {q.recall:.4f}); "
+        f"pairs p>=0.5 {pf:.4f} (P {pp:.4f} R {pr:.4f})  {seconds:7.1f} s"
+    )
+
+
+def pair_quality(pairs: pa.Table, truth: pa.Table) -> tuple[float, float, float]:
+    """Precision/recall/F1 of predicted cross-site pairs (how the reference measured Splink)."""
+    con = duckdb.connect()
+    con.register("p", pairs)
+    con.register("t", truth)
+    row = con.execute(
+        """
+        WITH t2 AS (SELECT site, CAST(record_id AS VARCHAR) AS rid, person_id,
+                           split_part(site, '/', 1) AS s FROM t),
+        pp AS (SELECT DISTINCT site_a AS sa, record_a, site_b AS sb, record_b FROM p),
+        scored AS (
+            SELECT ta.person_id = tb.person_id AS ok
+            FROM pp JOIN t2 ta ON ta.rid = pp.record_a AND ta.s = split_part(pp.sa, '/', 1)
+                    JOIN t2 tb ON tb.rid = pp.record_b AND tb.s = split_part(pp.sb, '/', 1)
+            WHERE ta.s <> tb.s
+        ),
+        tp AS (SELECT sum(n * (n - 1) / 2) - 0 AS all_pairs FROM
+               (SELECT count(*) n FROM t2 GROUP BY person_id)),
+        tps AS (SELECT sum(n * (n - 1) / 2) AS same FROM
+               (SELECT count(*) n FROM t2 GROUP BY person_id, s))
+        SELECT (SELECT count(*) FROM scored), (SELECT count(*) FROM scored WHERE ok),
+               (SELECT all_pairs FROM tp) - (SELECT same FROM tps)
+        """
+    ).fetchone()
+    assert row is not None
+    predicted, correct, true = (int(v or 0) for v in row)
+    p = correct / predicted if predicted else 1.0
+    r = correct / true if true else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def ours(
@@ -88,7 +131,7 @@ def ours(
     t0 = time.perf_counter()
     enc = {s: encode(t, SECRET, encoding) for s, t in tables.items()}  # type: ignore[arg-type]
     t1 = time.perf_counter()
-    links = link(enc, linking)  # type: ignore[arg-type]
+    links = with_sites(link(enc, linking))  # type: ignore[arg-type]
     t2 = time.perf_counter()
     q = evaluate(links, truth)
     text = f"{q.f1:.4f} (P {q.precision:.4f} R {q.recall:.4f})  {t2 - t0:7.1f} s"
@@ -124,11 +167,18 @@ def region(people: int, seed: int) -> Path:
 
 
 def region_tables(path: Path) -> dict[str, pa.Table]:
-    return {
-        d.name: normalise(patients_from_ndjson(site_patient_files(d)))
-        for d in sorted((path / "sites").iterdir())
-        if d.is_dir()
-    }
+    """Normalised identifiers per record system (the clinics group split per clinic)."""
+    out: dict[str, pa.Table] = {}
+    for d in sorted((path / "sites").iterdir()):
+        if d.is_dir():
+            table = normalise(patients_from_ndjson(site_patient_files(d)))
+            out.update(split_by_source(d.name, table))
+    return {name: t.drop_columns(["source"]) for name, t in out.items()}
+
+
+def with_sites(links: pa.Table) -> pa.Table:
+    """Map ``site/organisation`` record-system names back to site names."""
+    return links.set_column(0, "site", site_of(links.column("site")))
 
 
 PERTURB = """
@@ -159,7 +209,7 @@ def scale_tables(path: Path, n: int) -> tuple[dict[str, pa.Table], pa.Table]:
     """Site a: n people (one record each); site b: a perturbed copy, same record order."""
     tables = region_tables(path)
     con = duckdb.connect()
-    con.register("t", pa.concat_tables(tables.values()))
+    con.register("t", pa.concat_tables(list(tables.values())))
     con.register("truth", region_truth(path))
     base = con.sql(
         "SELECT t.* REPLACE (tr.person_id AS record_id) FROM t JOIN truth tr "

@@ -2,7 +2,8 @@
 
 Runs inside the separate peer venv (Splink may pin its own duckdb); never imported by axhub.
 Usage: python splink_peer.py SPEC.json  (SPEC: kind, inputs {site: parquet}, out parquet)
-Prints one JSON line: {"seconds": ..., "pairs": ...}; writes (site, record_id, cluster) rows.
+Prints one JSON line: {"seconds": ..., "records": ...}; writes (site, record_id, person_id)
+cluster rows to the "out" parquet and the predicted pairs (p >= 0.5) beside it (-pairs).
 """
 
 from __future__ import annotations
@@ -91,6 +92,18 @@ def main() -> None:
         }
     )
     pq.write_table(out, spec["out"])
+    pairs = pred.as_duckdbpyrelation().to_arrow_table()
+    pq.write_table(
+        pa.table(
+            {
+                "site_a": pairs.column("source_dataset_l").cast(pa.string()),
+                "record_a": pairs.column("record_id_l").cast(pa.string()),
+                "site_b": pairs.column("source_dataset_r").cast(pa.string()),
+                "record_b": pairs.column("record_id_r").cast(pa.string()),
+            }
+        ),
+        spec["out"].replace(".parquet", "-pairs.parquet"),
+    )
     print(json.dumps({"seconds": seconds, "records": out.num_rows}))
 
 

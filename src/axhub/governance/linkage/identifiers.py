@@ -57,7 +57,8 @@ _PATIENT_FIELDS = """
     json_extract_string(r, '$.birthDate') AS birth_date_raw,
     json_extract_string(r, '$.gender') AS gender,
     json_extract(r, '$.telecom[*]') AS telecoms,
-    json_extract_string(r, '$.address[0].district') AS district_raw
+    json_extract_string(r, '$.address[0].district') AS district_raw,
+    json_extract_string(r, '$.managingOrganization.reference') AS source
 """
 
 
@@ -106,7 +107,9 @@ def patients_from_raw_zone(con: duckdb.DuckDBPyConnection, site: str) -> pa.Tabl
 
 def normalise(patients: pa.Table) -> pa.Table:
     """Identifier table for ``encode``: record_id, family, given, name, birth_date, birth_year,
-    sex, phone, district (all strings; missing values null). One SQL pass over all rows."""
+    sex, phone, district, and ``source`` (``managingOrganization`` reference: the record
+    system within a site, e.g. one clinic of the clinics group). All strings, missing values
+    null. One SQL pass over all rows."""
     con = duckdb.connect()
     con.register("_pat", patients)
     picked = con.sql(
@@ -130,7 +133,7 @@ def normalise(patients: pa.Table) -> pa.Table:
                 CASE WHEN regexp_matches(nm->>'text', '^[가-힣]')
                      THEN replace(substr(nm->>'text', 2), ' ', '')
                      ELSE regexp_replace(trim(nm->>'text'), '^\S+\s*', '') END)) AS given_raw,
-            birth_date_raw, gender, phone_raw, district_raw
+            birth_date_raw, gender, phone_raw, district_raw, source
         FROM n
         """
     ).to_arrow_table()
@@ -154,14 +157,15 @@ def normalise(patients: pa.Table) -> pa.Table:
                     WHEN 'other' THEN 'o' WHEN 'unknown' THEN 'u' END AS sex,
                 nullif(regexp_replace(
                     regexp_replace(phone_raw, '[^0-9+]', '', 'g'), '^\\+?82', '0'), '') AS phone,
-                nullif(regexp_replace(lower(district_rr), '[^a-z0-9]', '', 'g'), '') AS district
+                nullif(regexp_replace(lower(district_rr), '[^a-z0-9]', '', 'g'), '') AS district,
+                source
             FROM _pk
         )
         SELECT record_id, family, given,
             nullif(coalesce(family, '') || coalesce(given, ''), '') AS name,
             CASE WHEN length(birth_date) = 8 THEN birth_date END AS birth_date,
             CASE WHEN length(birth_date) >= 4 THEN left(birth_date, 4) END AS birth_year,
-            sex, right(replace(phone, '+', ''), 8) AS phone, district
+            sex, right(replace(phone, '+', ''), 8) AS phone, district, source
         FROM s
         """
     ).to_arrow_table()

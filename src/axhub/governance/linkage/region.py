@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from axhub.errors import InputError
@@ -39,10 +40,34 @@ class RegionLinkage:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+SOURCE_SEPARATOR = "/"
+
+
+def split_by_source(site: str, table: pa.Table) -> dict[str, pa.Table]:
+    """One table per record system of a site: a site whose Patients name several managing
+    organisations (the clinics group) is split into ``site/organisation`` parts, because
+    each part keeps its own records and one person may have a record in several parts."""
+    sources = pc.unique(table.column("source").fill_null("")).to_pylist()
+    if len(sources) <= 1:
+        return {site: table}
+    parts = {}
+    for source in sorted(sources):  # a handful of organisations per site
+        name = f"{site}{SOURCE_SEPARATOR}{source.rpartition('/')[2] or 'none'}"
+        parts[name] = table.filter(pc.equal(table.column("source").fill_null(""), source))
+    return parts
+
+
+def site_of(partitions: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The site part of ``site/organisation`` record-system names."""
+    split = pc.split_pattern(partitions, SOURCE_SEPARATOR, max_splits=1)
+    return pc.list_element(split, 0)
+
+
 def encode_region_sites(
     region: Path, secret: bytes | str, config: EncodingConfig = REGION_ENCODING
 ) -> dict[str, pa.Table]:
-    """Site side, for every ``sites/<site>/`` folder: Patients → normalised → encodings."""
+    """Site side, for every ``sites/<site>/`` folder: Patients → normalised → encodings,
+    one encodings table per record system (see ``split_by_source``)."""
     site_dirs = sorted(p for p in (region / "sites").glob("*") if p.is_dir())
     if not site_dirs:
         raise InputError("no site folders in region", path=str(region / "sites"))
@@ -51,7 +76,9 @@ def encode_region_sites(
         files = site_patient_files(site_dir)
         if not files:
             raise InputError("site has no Patient NDJSON", path=str(site_dir))
-        out[site_dir.name] = encode(normalise(patients_from_ndjson(files)), secret, config)
+        table = normalise(patients_from_ndjson(files))
+        for name, part in split_by_source(site_dir.name, table).items():
+            out[name] = encode(part, secret, config)
     return out
 
 
@@ -61,6 +88,14 @@ def region_truth(region: Path) -> pa.Table:
     if not path.exists():
         raise InputError("region has no linkage ground truth", path=str(path))
     return pq.read_table(path, columns=["site", "patient_id", "person_id"])
+
+
+def _records_by_site(encodings: dict[str, pa.Table]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for name, table in encodings.items():
+        site = name.partition(SOURCE_SEPARATOR)[0]
+        out[site] = out.get(site, 0) + table.num_rows
+    return out
 
 
 def link_region(
@@ -74,12 +109,13 @@ def link_region(
     encodings = encode_region_sites(region, secret, encoding)
     t1 = time.perf_counter()
     links = link(encodings, linking)
+    links = links.set_column(0, "site", site_of(links.column("site")))
     t2 = time.perf_counter()
     quality = evaluate(links, region_truth(region))
     log.info("region linkage: %s", quality)
     return RegionLinkage(
         links=links,
         quality=quality,
-        records_by_site={s: t.num_rows for s, t in encodings.items()},
+        records_by_site=_records_by_site(encodings),
         seconds={"encode": t1 - t0, "link": t2 - t1},
     )
