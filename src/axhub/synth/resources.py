@@ -49,9 +49,21 @@ def patients(site: str, cols: dict, last_updated: pa.Array) -> pa.Array:
         np.char.add(np.char.add(f"{STATE_KO} {CITY_KO} ", line), " ("),
         np.char.add(district_ko.astype(str), ")"),
     )
+    detailed = np.where(has_detail, np.char.add(np.char.add(number, ", "), detail), number)
+    # KR Core road-name address extension (district = city level, roadName, detailedAddress,
+    # complements = dong), as in the KR Core Patient examples.
     address = r.concat(
         [
-            ',"address":[{"use":"home","type":"physical","text":"',
+            ',"address":[{"extension":[{"url":"',
+            codes.KRCORE_ROAD_NAME_ADDRESS,
+            f'","extension":[{{"url":"district","valueString":"{STATE_KO} {CITY_KO}"}},'
+            '{"url":"roadName","valueString":"',
+            r.text(cols["road"].astype(str)),
+            '"},{"url":"detailedAddress","valueString":"',
+            r.text(detailed),
+            '"},{"url":"complements","valueString":"',
+            r.raw(district_ko),
+            '"}]}],"use":"home","type":"physical","text":"',
             r.text(addr_text),
             '","line":["',
             r.text(line),
