@@ -197,6 +197,7 @@ def main() -> None:
     intake = MqttIntake(store, topic=topic + "/#", client_id=client_id, session_expiry_s=300,
                         batch_max=1000, batch_wait_s=0.05, on_result=on_result)  # fmt: skip
     intake.start()
+    cpu0 = time.process_time()  # this process: MQTT client thread + store + rules
     q: mp.Queue = mp.Queue()
     proc = mp.Process(target=_publisher, args=(topic + "/dev", args.rate, seconds, args.persons, q))
     t0 = time.monotonic()
@@ -207,6 +208,7 @@ def main() -> None:
     while intake.stats.messages < published and time.monotonic() < deadline:
         time.sleep(0.05)
     wall = time.monotonic() - t0
+    cpu = time.process_time() - cpu0
     intake.stop()
     with store.session() as s:
         rows = s.scalar(select(func.count()).select_from(Reading)) or 0
@@ -243,6 +245,11 @@ def main() -> None:
         f"(wall {wall:.1f} s, {intake.stats.batches} batches, "
         f"median batch {np.median(bs) * 1000:.0f} ms, max {max(bs) * 1000:.0f} ms, "
         f"store+rules busy {sum(bs) / wall:.0%} of the wall time)"
+    )
+    per = cpu / max(intake.stats.messages, 1)
+    print(
+        f"  intake CPU     {cpu:.1f} s for {intake.stats.messages} readings = {per * 1000:.2f} ms "
+        f"per reading (MQTT client + store + rules): ~{1 / per:.0f} readings/s per free core"
     )
     print(f"  alerts         {intake.stats.alerts} alert changes from {len(alert_lat)} readings")
     print(
