@@ -8,11 +8,13 @@ import typer
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
     from axhub.cli import audit, care, demo, governance, ingest, medsafety, scores, synth
+    from axhub.cli.link import register as register_link
 
     demo.register(app)
     synth.register(app)
     ingest.register(app)
     governance.register(app)
+    register_link(app)
     audit.register(app)
     scores.register(app)
     medsafety.register(app)
