@@ -174,3 +174,12 @@ def test_awkward_text_round_trips_exactly(store: CareStore) -> None:
     assert r.effective_at == NOON_KST
     assert [x.norm_value2 for x in got.values() if x.kind == "bp"] == [None]
     assert ingest_messages(store, [msg]).duplicates == 1
+
+
+def test_a_poison_message_is_quarantined_not_fatal(store: CareStore) -> None:
+    store.enrol("p-1", care_team="t")
+    huge = {**reading("glucose", 1), "value": 10**400}  # float() overflows
+    odd_ctx = {**reading("glucose", 99), "context": {"x": float("nan")}}
+    res = ingest_messages(store, [huge, reading("glucose", 100), odd_ctx])
+    assert res.stored >= 1 and res.stored + res.quarantined == 3
+    assert any("value" in (p["field"] or "") or "unreadable" in p["reason"] for p in res.problems)

@@ -185,6 +185,10 @@ def parse_reading(obj: dict[str, Any], idx: int) -> ParsedReading:
         ctx = obj.get("context") or {}
         if not isinstance(ctx, dict):
             raise Rejected("context must be an object", "context")
+        try:  # plain JSON only (NaN becomes null), so every backend stores it alike
+            ctx = orjson.loads(orjson.dumps(ctx))
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise Rejected(f"context is not plain JSON: {exc}", "context") from None
         dev = obj.get("device_id")
         return ParsedReading(
             reading_id,
@@ -328,6 +332,18 @@ def _expand(payload: object, idx: int) -> list[ParsedReading]:
     raise Rejected("message is neither a JSON object nor an array of objects", None)
 
 
+def _raw_text(msg: object) -> str:
+    """The message as text for the quarantine (whatever it is)."""
+    if isinstance(msg, bytes):
+        return msg.decode("utf-8", "replace")
+    if isinstance(msg, str):
+        return msg
+    try:
+        return orjson.dumps(msg).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(msg)[:100_000]
+
+
 def _hash(r: ParsedReading) -> str:
     canon = orjson.dumps(
         [r.person_id, r.kind, r.value, r.value2, r.unit.lower(),
@@ -352,10 +368,7 @@ def ingest_messages(
     bad: list[tuple[int, Rejected]] = []
     raws: list[str] = []
     for i, msg in enumerate(messages):
-        raw_text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else (
-            msg if isinstance(msg, str) else orjson.dumps(msg).decode()
-        )  # fmt: skip
-        raws.append(raw_text)
+        raws.append(_raw_text(msg))
         try:
             payload = orjson.loads(msg) if isinstance(msg, bytes | str) else msg
         except orjson.JSONDecodeError as exc:
@@ -371,6 +384,10 @@ def ingest_messages(
                 if isinstance(payload, list):
                     exc.field = f"[{j}].{exc.field}" if exc.field else f"[{j}]"
                 bad.append((i, exc))
+            except Exception as exc:  # a message must never block its batch: quarantine it
+                where = f"[{j}]" if isinstance(payload, list) else None
+                reason = f"unreadable message: {type(exc).__name__}: {exc}"
+                bad.append((i, Rejected(reason, where)))
     with store.session() as s:
         rows, dup_bad, in_batch_dups = _dedupe_in_batch(parsed)
         bad.extend(dup_bad)
