@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from axhub.care import alerts
 from axhub.care import mqtt as care_mqtt
+from axhub.care.intake import quarantine_count
 from axhub.care.models import Reading, utcnow
 from axhub.care.mqtt import MqttIntake, publish_readings
 from axhub.care.store import CareStore
@@ -120,3 +121,31 @@ def test_store_outage_holds_acks_and_retries(
         _wait_for(lambda: intake.stats.messages >= 50)
     assert intake.stats.failures == 2
     assert _count(store) == (50, 50)
+
+
+def test_a_message_the_store_keeps_refusing_is_isolated_and_quarantined(
+    store: CareStore,
+    broker: tuple[str, int],
+    names: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic, client_id = names
+    store.enrol("p-0", care_team="t")
+    real = care_mqtt.ingest_messages
+
+    def refuses_poison(store_, payloads, **kwargs):  # type: ignore[no-untyped-def]
+        if any(b"poison" in p for p in payloads):
+            raise ValueError("value too long for type character varying(24)")
+        return real(store_, payloads, **kwargs)
+
+    monkeypatch.setattr(care_mqtt, "ingest_messages", refuses_poison)
+    good = _payloads(30, 1)
+    poison = orjson.dumps(reading("glucose", 90, person="p-0", rid="poison"))
+    with MqttIntake(store, host=broker[0], port=broker[1], topic=topic + "/#",
+                    client_id=client_id, session_expiry_s=120) as intake:  # fmt: skip
+        publish_readings([*good[:15], poison, *good[15:]], host=broker[0], port=broker[1],
+                         topic=topic + "/d")  # fmt: skip
+        _wait_for(lambda: intake.stats.messages >= 31)
+    assert _count(store) == (30, 30)
+    assert intake.stats.quarantined == 1 and intake.stats.failures >= 3
+    assert quarantine_count(store) == 1

@@ -585,6 +585,13 @@ def _insert_unnest(s: Session, rows: list[dict[str, Any]]) -> set[str]:
 _INSERTERS = {"postgresql": _insert_unnest, "sqlite": _insert_values}
 
 
+def quarantine_raw(store: CareStore, raw: bytes | str, *, source: str, reason: str) -> None:
+    """Put one raw message straight into the quarantine (the last resort of the MQTT intake)."""
+    with store.session() as s:
+        s.add(QuarantinedMessage(received_at=utcnow(), source=source, reason=reason,
+                                 raw=_raw_text(raw)))  # fmt: skip
+
+
 def quarantine_count(store: CareStore) -> int:
     with store.session() as s:
         return int(s.scalar(select(func.count()).select_from(QuarantinedMessage)) or 0)

@@ -27,7 +27,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from axhub.care.intake import IntakeResult, ingest_messages
+from axhub.care.intake import IntakeResult, ingest_messages, quarantine_raw
 from axhub.care.store import CareStore
 from axhub.errors import ConfigError
 
@@ -169,24 +169,33 @@ class MqttIntake:
 
     def _run(self) -> None:
         pending: list[_Msg] = []
+        one_by_one = False  # after repeated failures: isolate the message the store refuses
+        tries = 0
         while not (self._stop.is_set() and not pending and self._queue.empty()):
-            batch = pending or self._take_batch()
-            pending = []
+            if pending:
+                batch, pending = (pending[:1], pending[1:]) if one_by_one else (pending, [])
+            else:
+                one_by_one, batch = False, self._take_batch()
             if not batch:
                 continue
             t0 = time.monotonic()
             try:
                 result = ingest_messages(self.store, [m.payload for m in batch], source="mqtt")
-            except Exception:  # the store is down: keep the batch, un-acked, and retry
+            except Exception as exc:  # not stored: keep un-acked and retry
+                tries += 1
                 self.stats.failures += 1
-                log.exception("MQTT batch of %d not stored; retrying", len(batch))
-                pending = batch
-                if self._stop.wait(1.0):
+                log.warning("MQTT batch of %d not stored (try %d): %s", len(batch), tries, exc)
+                if tries >= 3 and len(batch) == 1 and self._quarantine(batch[0], exc):
+                    tries = 0  # the store works but refuses this one message: kept aside
+                    continue
+                if tries >= 3:
+                    one_by_one = True
+                pending = batch + pending
+                if self._stop.wait(min(0.2 * tries, 2.0)):
                     break  # stopping: unacknowledged messages are redelivered to the session
                 continue
-            for m in batch:
-                if m.qos > 0:
-                    self.client.ack(m.mid, m.qos)
+            tries = 0
+            self._ack(batch)
             st = self.stats
             st.messages += len(batch)
             st.batches += 1
@@ -197,6 +206,23 @@ class MqttIntake:
             st.batch_seconds.append(time.monotonic() - t0)
             if self.on_result is not None:
                 self.on_result(result, [m.payload for m in batch])
+
+    def _ack(self, batch: list[_Msg]) -> None:
+        for m in batch:
+            if m.qos > 0:
+                self.client.ack(m.mid, m.qos)
+
+    def _quarantine(self, msg: _Msg, exc: Exception) -> bool:
+        """Keep a message the store keeps refusing in the quarantine, then acknowledge it."""
+        try:
+            quarantine_raw(self.store, msg.payload, source="mqtt",
+                           reason=f"store refused the message: {type(exc).__name__}")  # fmt: skip
+        except Exception:
+            return False  # the store itself is down: keep retrying
+        self._ack([msg])
+        self.stats.messages += 1
+        self.stats.quarantined += 1
+        return True
 
 
 def publish_readings(
