@@ -47,7 +47,7 @@ def _port_open(host: str, port: int) -> bool:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     if not _port_open(PG_HOST, 5432):
-        _absent("PostgreSQL at 127.0.0.1:5432", "port closed")
+        _absent(f"PostgreSQL at {PG_HOST}:5432", "port closed")
     name = f"axhub_care_{uuid.uuid4().hex[:12]}"
     try:
         admin = pg8000.native.Connection(PG_USER, host=PG_HOST, database="test")
