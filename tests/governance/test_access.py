@@ -269,3 +269,33 @@ def test_views_run_over_governed_rows_only(store) -> None:
         store.run_view(
             Principal("ph", Role.PUBLIC_HEALTH_ANALYST), "public_health_statistics", view
         )
+
+
+def test_concurrent_reads_and_operator_writes_in_one_process(store) -> None:
+    import threading
+
+    errors: list[str] = []
+    doc = Principal("dr-kim", Role.CLINICIAN, site="knuh")
+
+    def reader() -> None:
+        try:
+            for _ in range(4):
+                assert store.read(doc, "treatment").num_rows == 4
+        except Exception as exc:  # collected and asserted below
+            errors.append(repr(exc))
+
+    def writer() -> None:
+        try:
+            for i in range(6):
+                store.register_project(OP, project(f"w{i}"))
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    threads.append(threading.Thread(target=writer))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.audit.verify().entries > 30

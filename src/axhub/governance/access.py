@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,6 +73,7 @@ class GovernedStore:
         self.clock = clock
         self.audit = audit or AuditLog.open(settings, clock=clock)
         self.policy = policy or load_policy()
+        self._gov_lock = threading.RLock()  # DuckDB: no reader attached while a writer is
         registry.connect(settings).close()  # create the governance store once
 
     # -- decisions ---------------------------------------------------------------------------
@@ -109,11 +111,13 @@ class GovernedStore:
 
     @contextmanager
     def _registry(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = registry.connect(self.settings)
-        try:
-            yield con
-        finally:
-            con.close()
+        """The governance store, read-write; one user at a time within this store."""
+        with self._gov_lock:
+            con = registry.connect(self.settings)
+            try:
+                yield con
+            finally:
+                con.close()
 
     # -- the governed relation ---------------------------------------------------------------
     def _open(
@@ -126,45 +130,56 @@ class GovernedStore:
                 f"no integrated zone at {path}: run `axhub governance deidentify`", path=str(path)
             )
         purpose = Purpose(req.purpose)
-        con = duckdb.connect()
-        con.execute(f"ATTACH {_lit(str(path))} AS integ (READ_ONLY)")
-        con.execute(f"ATTACH {_lit(str(registry.registry_path(self.settings)))} AS gov (READ_ONLY)")
         p = req.principal
-        where = []
-        types = req.resource_types
-        if req.project is not None and decision.level is AccessLevel.PSEUDONYMOUS:
-            scoped = set(types) if types is not None else set(req.project.scope)
-            types = tuple(sorted(scoped & req.project.scope))
-        if types is not None:
-            where.append(f"r.resource_type IN ({', '.join(map(_lit, types)) or 'NULL'})")
-        if purpose in CARE_PURPOSES and p.role is Role.CLINICIAN:
-            where.append(
-                "(r.person_id IS NULL OR r.person_id IN (SELECT person_id FROM "
-                f"integ.person_keys WHERE site = {_lit(p.site or '')}))"
-            )
-        elif purpose in CARE_PURPOSES:
-            where.append(
-                "(r.person_id IS NULL OR r.person_id IN (SELECT person_id FROM "
-                f"gov.care_team_roster WHERE care_team = {_lit(p.care_team or '')}))"
-            )
-        if persons is not None:
-            con.register("_persons", pa.table({"person_id": pa.array(list(persons), pa.string())}))
-            where.append("r.person_id IN (SELECT person_id FROM _persons)")
-        excluded = excluded_persons_sql(purpose, self.policy.consent_defaults[purpose])
-        sql = (
-            f"CREATE TEMP TABLE governed AS SELECT {_prefixed('r')} "
-            f"FROM integ.resources r ANTI JOIN ({excluded}) x ON x.person_id = r.person_id"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-        )
+        con = duckdb.connect()
+        sql = ""
         try:
-            con.execute(sql, {"now": req.now})
+            con.execute(f"ATTACH {_lit(str(path))} AS integ (READ_ONLY)")
+            # Copy what the read needs from the governance store (persons excluded by consent,
+            # the care team's roster), then let go of it: writers wait only this long.
+            with self._gov_lock:
+                con.execute(
+                    f"ATTACH {_lit(str(registry.registry_path(self.settings)))} AS gov (READ_ONLY)"
+                )
+                excluded = excluded_persons_sql(purpose, self.policy.consent_defaults[purpose])
+                sql = f"CREATE TEMP TABLE _excluded AS {excluded}"
+                con.execute(sql, {"now": req.now})
+                sql = "CREATE TEMP TABLE _roster AS SELECT person_id FROM gov.care_team_roster "
+                sql += "WHERE care_team = $team"
+                con.execute(sql, {"team": p.care_team or ""})
+                con.execute("DETACH gov")
+            where = []
+            types = req.resource_types
+            if req.project is not None and decision.level is AccessLevel.PSEUDONYMOUS:
+                scoped = set(types) if types is not None else set(req.project.scope)
+                types = tuple(sorted(scoped & req.project.scope))
+            if types is not None:
+                where.append(f"r.resource_type IN ({', '.join(map(_lit, types)) or 'NULL'})")
+            if purpose in CARE_PURPOSES and p.role is Role.CLINICIAN:
+                where.append(
+                    "(r.person_id IS NULL OR r.person_id IN (SELECT person_id FROM "
+                    f"integ.person_keys WHERE site = {_lit(p.site or '')}))"
+                )
+            elif purpose in CARE_PURPOSES:
+                where.append(
+                    "(r.person_id IS NULL OR r.person_id IN (SELECT person_id FROM _roster))"
+                )
+            if persons is not None:
+                ids = pa.table({"person_id": pa.array(list(persons), pa.string())})
+                con.register("_persons", ids)
+                where.append("r.person_id IN (SELECT person_id FROM _persons)")
+            sql = (
+                f"CREATE TEMP TABLE governed AS SELECT {_prefixed('r')} "
+                "FROM integ.resources r ANTI JOIN _excluded x ON x.person_id = r.person_id"
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+            )
+            con.execute(sql)
             if decision.level is AccessLevel.PSEUDONYMOUS:
                 assert req.project is not None
                 self._rekey(con, KeyStore(self.settings).key(f"project:{req.project.project_id}"))
             elif decision.level is AccessLevel.AGGREGATE:
                 self._rekey(con, secrets.token_bytes(32))  # labels can never carry pseudonyms
             con.execute("DETACH integ")
-            con.execute("DETACH gov")
         except duckdb.Error as exc:
             con.close()
             raise EngineError(f"governed read failed: {exc}", sql=sql) from None
