@@ -20,6 +20,8 @@ import argparse
 import multiprocessing as mp
 import os
 import platform
+import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -140,6 +142,29 @@ def broker_ceiling(n: int) -> float:
     return rate
 
 
+def mosquitto_ceiling(n: int) -> float | None:
+    """Messages/s of Debian's C clients (mosquitto_pub -l -> mosquitto_sub -C), QoS 1."""
+    if not (shutil.which("mosquitto_pub") and shutil.which("mosquitto_sub")):
+        return None
+    topic = f"axhub/bench/c/{uuid.uuid4().hex[:8]}"
+    payload = orjson.dumps(_reading(0, 1, np.random.default_rng(0), 0.0))
+    lines = b"\n".join([payload] * n) + b"\n"
+    sub = subprocess.Popen(
+        ["mosquitto_sub", "-h", HOST, "-p", str(PORT), "-t", topic, "-q", "1", "-C", str(n)],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    subprocess.run(["mosquitto_pub", "-h", HOST, "-p", str(PORT), "-t", topic, "-q", "1", "-l"],
+                   input=lines, check=True, timeout=120)  # fmt: skip
+    try:
+        sub.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        sub.kill()
+        return None
+    return n / (time.monotonic() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rate", type=int, default=1000, help="readings per second")
@@ -152,6 +177,7 @@ def main() -> None:
     total = int(args.rate * seconds)
 
     ceiling = broker_ceiling(min(total, 20_000))
+    c_ceiling = mosquitto_ceiling(min(total, 20_000))
 
     tmp = Path(tempfile.mkdtemp(prefix="care-bench-"))
     pg_name = None
@@ -258,6 +284,9 @@ def main() -> None:
     )
     print(f"  reading->store p50 {pct(store_lat, 50)}  p99 {pct(store_lat, 99)}")
     print(f"  peer: broker ceiling (paho pub->sub, QoS 1, no processing) {ceiling:.0f} msg/s")
+    if c_ceiling is not None:
+        print(f"  peer: broker ceiling (mosquitto_pub -> mosquitto_sub, C clients, QoS 1) "
+              f"{c_ceiling:.0f} msg/s")  # fmt: skip
 
 
 if __name__ == "__main__":
