@@ -1,8 +1,9 @@
 """Care load bench: readings/s through MQTT -> store -> monitoring, against the broker ceiling.
 
 Target (issue 7 §8): 1,000 readings/s for 60 s, 0 lost, p99 reading-to-alert latency under
-500 ms on 2 cores.  The peer figure printed beside it is the broker's own rate on the same
-machine: a paho publisher -> paho subscriber loop at QoS 1 with no processing.
+500 ms on 2 cores.  The peer figures printed beside it are the broker's own rate on the same
+machine: a paho publisher -> paho subscriber loop at QoS 1 with no processing (the Python
+client's ceiling) and Debian's mosquitto_pub -> mosquitto_sub C clients (the broker's).
 
     .venv/bin/python bench/bench_care_load.py            # 1,000/s for 60 s (SQLite store)
     .venv/bin/python bench/bench_care_load.py --quick    # 5 s smoke run
