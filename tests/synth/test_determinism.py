@@ -6,6 +6,9 @@ import gzip
 import hashlib
 from pathlib import Path
 
+import pytest
+
+from axhub.errors import InputError
 from axhub.synth import generate
 
 
@@ -42,3 +45,20 @@ def test_gzip_output_is_deterministic_and_decompresses_to_the_plain_output(tmp_p
         rel = plain.relative_to(tmp_path / "plain")
         packed = (tmp_path / "gz1" / rel).with_name(rel.name + ".gz")
         assert gzip.decompress(packed.read_bytes()) == plain.read_bytes(), rel
+
+
+def test_rerun_into_the_same_folder_replaces_the_previous_region(tmp_path):
+    out = tmp_path / "region"
+    generate(300, 5, out, gzip_output=True)
+    generate(300, 5, out)
+    assert not list(out.rglob("*.gz"))
+    generate(300, 5, tmp_path / "fresh")
+    assert _digest(out) == _digest(tmp_path / "fresh")
+
+
+def test_refuses_a_folder_that_is_not_a_region(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError) as err:
+        generate(100, 5, tmp_path)
+    assert "not empty" in str(err.value) and "notes.txt" in str(err.value)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"

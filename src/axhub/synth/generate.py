@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,7 @@ def generate(
     t0 = time.perf_counter()
     d = draw_region(people, seed, second_clinic_rate=second_clinic_rate)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _prepare_output(out)
     streams, rng14 = d.streams, np.random.default_rng(d.streams[14])
     p, h, risk, events, visits = d.p, d.h, d.risk, d.events, d.visits
     person_ids, names, shared, vmatrix = d.person_ids, d.names, d.shared, d.vmatrix
@@ -208,6 +209,44 @@ def generate(
         "seconds_people": t_people,
         "seconds_write": files.seconds,
     }
+
+
+OUTPUT_ENTRIES = ("sites", "devices", "metabolomics", "ground_truth", "manifest.json")
+
+
+def _prepare_output(out: Path) -> None:
+    """Create ``out``; clear a previous region there, refuse a folder holding anything else.
+
+    Clearing matters: a plain run after a ``--gzip`` run would otherwise leave both
+    ``.ndjson`` and ``.ndjson.gz`` copies for ingest to read twice.
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError("output path is a file", path=str(out), reason="not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    entries = {p.name for p in out.iterdir()}
+    if not entries:
+        return
+    manifest = out / "manifest.json"
+    foreign = sorted(entries - set(OUTPUT_ENTRIES))
+    is_region = False
+    if manifest.is_file():
+        try:
+            is_region = orjson.loads(manifest.read_bytes()).get("generator") == "axhub.synth"
+        except orjson.JSONDecodeError:
+            is_region = False
+    if foreign or not is_region:
+        raise InputError(
+            "output folder is not empty and does not hold a previous synthetic region",
+            path=str(out),
+            reason=f"unexpected entries: {', '.join(foreign[:5]) or 'no axhub.synth manifest'}",
+        )
+    for name in OUTPUT_ENTRIES:
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    log.info("cleared the previous region in the output folder")
 
 
 def _write_devices(
