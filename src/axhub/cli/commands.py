@@ -9,6 +9,8 @@ def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
     from axhub.cli import audit, care, demo, governance, ingest, medsafety, scores, synth
     from axhub.cli.link import register as register_link
+    from axhub.cli.models import register as register_models
+    from axhub.cli.stroke import register as register_stroke
 
     demo.register(app)
     synth.register(app)
@@ -17,5 +19,7 @@ def register(app: typer.Typer) -> None:
     register_link(app)
     audit.register(app)
     scores.register(app)
+    register_stroke(app)
+    register_models(app)
     medsafety.register(app)
     care.register(app)
