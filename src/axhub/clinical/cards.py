@@ -123,7 +123,8 @@ def card_markdown(card: dict[str, Any]) -> str:
             "",
             "## Incremental AUROC of the metabolome panel",
             "",
-            f"Same held-out people: metabolome-augmented {_fmt(inc['auroc_metabolome'])}, "
+            f"{inc['method']}; {inc['n']} people, {inc['events']} events. "
+            f"Metabolome-augmented {_fmt(inc['auroc_metabolome'])}, "
             f"clinical only {_fmt(inc['auroc_clinical'])}, difference "
             f"{_fmt(inc['delta_auroc'])} (paired bootstrap 95 % CI {_fmt(inc['delta_lo'])} to "
             f"{_fmt(inc['delta_hi'])}).",
