@@ -410,33 +410,49 @@ def sweep(s: Session, now: datetime) -> list[AlertChange]:
     if not enrolled:
         return []
     teams = {r[0]: r[1] for r in enrolled}
-    last = dict(
-        s.execute(
-            select(Reading.person_id, func.max(Reading.received_at)).group_by(Reading.person_id)
-        ).all()
-    )
-    firings: list[Firing] = []
-    quiet: list[str] = []
-    for pid, _team, th, conds, _sched, _tz, enrolled_at in enrolled:
-        hours = thresholds.effective(th or {}, conds or ())["silent_hours"]
-        seen = last.get(pid)
-        if seen is not None and seen.tzinfo is None:
-            seen = seen.replace(tzinfo=UTC)
-        since = seen or enrolled_at
-        gap_h = (now - since).total_seconds() / 3600
-        if gap_h >= hours:
-            firings.append(
-                Firing(pid, "device.silent", "warning", None, None,
-                       {"hours_silent": round(gap_h, 1), "threshold_h": hours,
-                        "last_received": seen.isoformat() if seen else None})
-            )  # fmt: skip
-        else:
-            quiet.append(pid)
+    firings, quiet = _silent(s, now)
     firings.extend(_adherence(s, enrolled, now))
     changes = apply_firings(s, firings, teams, now)
     fired_adh = {(f.person_id, f.qualifier) for f in firings if f.rule_id == "adherence.missed"}
     changes.extend(_auto_resolve(s, quiet, fired_adh, {r[0] for r in enrolled}, now))
     return changes
+
+
+def _silent(s: Session, now: datetime) -> tuple[list[Firing], list[str]]:
+    """``device.silent``: hours since the last reading received (or since enrolment) against
+    each person's ``silent_hours``, as one SQL aggregate and a NumPy comparison."""
+    last = (
+        select(Reading.person_id, func.max(Reading.received_at).label("last"))
+        .group_by(Reading.person_id)
+        .subquery()
+    )
+    default = thresholds.SPECS["silent_hours"].default
+    q = (
+        select(
+            Enrolment.person_id,
+            func.coalesce(Enrolment.thresholds["silent_hours"].as_float(), default),
+            Enrolment.enrolled_at,
+            last.c.last,
+        )
+        .outerjoin(last, last.c.person_id == Enrolment.person_id)
+        .where(Enrolment.active.is_(True))
+    )
+    rows = s.execute(q).all()
+    if not rows:
+        return [], []
+    pid = np.array([r[0] for r in rows], dtype=object)
+    hours = np.array([r[1] for r in rows], dtype=np.float64)
+    seen = [r[3] for r in rows]
+    since = np.array([(r[3] or r[2]).timestamp() for r in rows], dtype=np.float64)
+    gap_h = (now.timestamp() - since) / 3600
+    silent = gap_h >= hours
+    firings = [
+        Firing(str(pid[i]), "device.silent", "warning", None, None,
+               {"hours_silent": round(float(gap_h[i]), 1), "threshold_h": float(hours[i]),
+                "last_received": seen[i].isoformat() if seen[i] else None})
+        for i in np.flatnonzero(silent)
+    ]  # fmt: skip
+    return firings, pid[~silent].tolist()
 
 
 def _adherence(s: Session, enrolled: Sequence[Any], now: datetime) -> list[Firing]:
