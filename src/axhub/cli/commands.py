@@ -7,7 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
-    from axhub.cli import audit, care, demo, governance, ingest, medsafety, scores, synth
+    from axhub.cli import audit, care, demo, governance, ingest, medsafety, scores, synth, views
     from axhub.cli.link import register as register_link
     from axhub.cli.models import register as register_models
     from axhub.cli.stroke import register as register_stroke
@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
     governance.register(app)
     register_link(app)
     audit.register(app)
+    views.register(app)
     scores.register(app)
     register_stroke(app)
     register_models(app)

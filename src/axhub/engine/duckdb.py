@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from axhub.engine.base import Dialect, Engine
+from axhub.errors import EngineError
 
 log = logging.getLogger(__name__)
 
@@ -201,8 +202,34 @@ class DuckDBEngine(Engine):
         self.con.execute("SET preserve_insertion_order = false")
 
     @classmethod
-    def from_settings(cls, settings: Any, path: Path | None = None) -> DuckDBEngine:
-        return cls(path, threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
+    def from_settings(
+        cls, settings: Any, path: Path | None = None, *, read_only: bool = False
+    ) -> DuckDBEngine:
+        return cls(
+            path,
+            threads=settings.duckdb_threads,
+            memory_limit=settings.duckdb_memory_limit,
+            read_only=read_only,
+        )
+
+    def export_resources(self, out_dir: Path, table: str = "resources") -> int:
+        """Write ``(resource_type, id, resource)`` as Parquet partitioned by resource type.
+
+        This is the layout Spark reads (``SparkEngine.register_parquet``): one folder per
+        ``resource_type=...``, so a view scans only its own type.
+        """
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = str(out_dir).replace("'", "''")
+        sql = (
+            f"COPY (SELECT resource_type, id, CAST(resource AS VARCHAR) AS resource FROM {table}) "
+            f"TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (resource_type), "
+            "OVERWRITE_OR_IGNORE)"
+        )
+        try:
+            row = self.con.execute(sql).fetchone()
+        except duckdb.Error as exc:
+            raise EngineError(f"duckdb failed: {exc}", sql=sql) from exc
+        return int(row[0]) if row else 0
 
     def _execute(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()

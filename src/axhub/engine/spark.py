@@ -182,6 +182,7 @@ LOCAL_CONF: dict[str, str] = {
     "spark.driver.memory": "1g",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.log.level": "ERROR",
+    "spark.ui.showConsoleProgress": "false",
 }
 
 
