@@ -1,0 +1,57 @@
+"""``axhub views`` end to end through the CLI (in-process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from axhub.cli.main import app
+from axhub.config import Settings
+from axhub.views.conformance import default_suite_dir
+
+
+def test_views_list_shows_the_bundled_views() -> None:
+    result = CliRunner().invoke(app, ["views", "list"])
+    assert result.exit_code == 0, result.output
+    for name in ("patient_demographics", "conditions", "observations"):
+        assert name in result.output
+
+
+def test_views_run_writes_parquet(region: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "pat.parquet"
+    args = ["views", "run", "patient_demographics", "--data-dir", str(region.data_dir)]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).num_rows > 0
+
+
+def test_views_run_unknown_view_exits_with_suggestion(region: Settings) -> None:
+    args = ["views", "run", "patients", "--data-dir", str(region.data_dir)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 3
+    assert "did you mean" in result.output
+
+
+def test_views_sql_prints_engine_sql() -> None:
+    duck = CliRunner().invoke(app, ["views", "sql", "encounters"])
+    spark = CliRunner().invoke(app, ["views", "sql", "encounters", "--engine", "spark"])
+    assert duck.exit_code == 0 and spark.exit_code == 0
+    assert "json_extract" in duck.output and "variant_get" in spark.output
+
+
+def test_conformance_report_matches_the_spec_schema(tmp_path: Path) -> None:
+    out = tmp_path / "test_report.json"
+    result = CliRunner().invoke(app, ["views", "conformance", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    schema = json.loads(
+        (default_suite_dir() / "schema" / "test-report.schema.json").read_text(encoding="utf-8")
+    )
+    jsonschema.validate(report, schema)
+    assert len(report) == 22
+    assert sum(len(f["tests"]) for f in report.values()) == 144
+    assert all(t["result"]["passed"] for f in report.values() for t in f["tests"])
