@@ -1,8 +1,9 @@
 """De-identification at the site edge: raw zone -> integrated zone, vectorised in DuckDB.
 
 The allow-list (``data/deid_allowlist.toml``) is compiled into one DuckDB SQL statement per
-resource type that rebuilds each resource from allowed paths only (``json_object`` over
-``json_extract``); a field not listed is dropped, a type not listed is dropped whole.  Ids and
+resource type that parses each resource once into a STRUCT shaped by the allow-list
+(``json_transform``), rebuilds it with struct/list functions and writes it back with
+``to_json``; a field not listed is dropped, a type not listed is dropped whole.  Ids and
 references are replaced by keyed pseudonyms (``pseudonym.register_sql``); references to the
 record's own patient become ``Patient/<person pseudonym>``.
 
@@ -187,21 +188,126 @@ def _get(src: str, name: str) -> str:
     return f"json_extract({src}, {_lit(f'$.{name}')})"
 
 
-def _items(src: str, name: str) -> str:
-    return f"json_extract({src}, {_lit(f'$.{name}[*]')})"
+def _is_patient_ref(ref: str) -> str:
+    return f"regexp_extract({ref}, {_lit(_REF)}, 1) = 'Patient'"
 
 
-def _coding(c: str) -> str:
-    return _obj([(k, _get(c, k)) for k in _CODING])
+def _address(a: str) -> str:
+    return _obj([(k, _get(a, k)) for k in _ADDRESS])
 
 
-def _concept(c: str, depth: int) -> str:
-    return _obj([("coding", _list(_items(c, "coding"), _coding, depth))])
+def _district(value: str, depth: int) -> str:
+    """An Address (JSON), or an array of them, reduced to district, city, state, country."""
+    items = f"json_extract({value}, '$[*]')"
+    return (
+        f"CASE WHEN json_type({value}) = 'ARRAY' THEN {_list(items, _address, depth)} "
+        f"ELSE {_address(value)} END"
+    )
 
 
-def _ref_value(ref_json: str) -> str:
-    """SQL for the rewritten reference string of a Reference (JSON) or NULL."""
-    ref = f"json_extract_string({ref_json}, '$.reference')"
+# Typed reading: each resource is parsed once into a STRUCT shaped by the allow-list
+# (``json_transform``), rebuilt with struct and list functions, and written back with
+# ``to_json``; empty structs and lists become NULL and ``json_strip_nulls`` drops them.
+_CODING_T = '{"system":"VARCHAR","code":"VARCHAR","display":"VARCHAR"}'
+_CONCEPT_T = '{"coding":[' + _CODING_T + "]}"
+_REF_T = '{"reference":"VARCHAR"}'
+_SCHEMA = {
+    "keep": '"JSON"',
+    "district": '"JSON"',
+    "year_month": '"VARCHAR"',
+    "concept": _CONCEPT_T,
+    "concepts": f"[{_CONCEPT_T}]",
+    "coding": _CODING_T,
+    "codings": f"[{_CODING_T}]",
+    "reference": _REF_T,
+    "patient": _REF_T,
+    "references": f"[{_REF_T}]",
+}
+
+
+def _schema(spec: Spec) -> str:
+    if isinstance(spec, Nested):
+        inner = "{" + ", ".join(f'"{k}": {_schema(v)}' for k, v in spec.fields.items()) + "}"
+        return f"[{inner}]" if spec.array else inner
+    return _SCHEMA[spec]
+
+
+def _field(x: str, name: str) -> str:
+    return f"struct_extract({x}, {_lit(name)})"
+
+
+def _or_null(expr: str, test: str, depth: int) -> str:
+    """``expr`` evaluated once, NULL when ``test`` (over ``v<depth>``) holds."""
+    v = f"v{depth}"
+    guarded = f"CASE WHEN {test.format(v=v)} THEN NULL ELSE {v} END"
+    return f"list_transform([{expr}], lambda {v}: {guarded})[1]"
+
+
+def _struct(pairs: list[tuple[str, str]], depth: int) -> str:
+    """A struct of ``pairs``, or NULL when every member is NULL."""
+    body = ", ".join(f'"{k}" := {v}' for k, v in pairs)
+    test = " AND ".join(f'{{v}}."{k}" IS NULL' for k, _ in pairs)
+    return _or_null(f"struct_pack({body})", test, depth)
+
+
+def _slist(x: str, fn: Any, depth: int) -> str:
+    """``fn`` over the list ``x`` without NULL items; NULL when nothing is left."""
+    e = f"e{depth}"
+    kept = f"list_filter(list_transform({x}, lambda {e}: {fn(e)}), lambda {e}: {e} IS NOT NULL)"
+    return _or_null(kept, "len({v}) = 0", depth)
+
+
+def _s_coding(c: str, depth: int) -> str:
+    return _struct([(k, _field(c, k)) for k in _CODING], depth)
+
+
+def _s_concept(c: str, depth: int) -> str:
+    codings = _slist(_field(c, "coding"), lambda e: _s_coding(e, depth + 1), depth)
+    return _struct([("coding", codings)], depth)
+
+
+def _s_ref(value: str, depth: int) -> str:
+    return _struct([("reference", value)], depth)
+
+
+def _sx(x: str, spec: Spec, depth: int) -> str:
+    """SQL rebuilding one element from ``x``, its value in the typed struct."""
+    if isinstance(spec, Nested):
+
+        def build(e: str) -> str:
+            pairs = [(k, _sx(_field(e, k), s, depth + 1)) for k, s in spec.fields.items()]
+            return _struct(pairs, depth)
+
+        return _slist(x, build, depth) if spec.array else build(x)
+    ref = _field(x, "reference")
+    match spec:
+        case "keep":
+            return x
+        case "year_month":
+            return f"left({x}, 7)"
+        case "concept":
+            return _s_concept(x, depth)
+        case "concepts":
+            return _slist(x, lambda e: _s_concept(e, depth + 1), depth)
+        case "coding":
+            return _s_coding(x, depth)
+        case "codings":
+            return _slist(x, lambda e: _s_coding(e, depth + 1), depth)
+        case "reference":
+            return _s_ref(_rewrite(ref), depth)
+        case "references":
+            return _slist(x, lambda e: _s_ref(_rewrite(_field(e, "reference")), depth + 1), depth)
+        case "patient":
+            rid = f"regexp_extract({ref}, {_lit(_REF)}, 2)"
+            own = f"{_is_patient_ref(ref)} AND {rid} = _owner"
+            return _s_ref(f"CASE WHEN {own} THEN 'Patient/' || _person END", depth)
+        case "district":  # kept as JSON: an Address on Location, an array elsewhere
+            return _district(x, depth)
+    raise ConfigError(f"unknown transform {spec!r}")
+
+
+def _rewrite(ref: str) -> str:
+    """SQL for the rewritten reference string ``ref`` (VARCHAR), or NULL."""
     rtype = f"regexp_extract({ref}, {_lit(_REF)}, 1)"
     rid = f"regexp_extract({ref}, {_lit(_REF)}, 2)"
     return (
@@ -211,61 +317,6 @@ def _ref_value(ref_json: str) -> str:
     )
 
 
-def _reference(r: str) -> str:
-    return _obj([("reference", _ref_value(r))])
-
-
-def _patient(r: str) -> str:
-    ref = f"json_extract_string({r}, '$.reference')"
-    rid = f"regexp_extract({ref}, {_lit(_REF)}, 2)"
-    value = f"CASE WHEN {_is_patient_ref(ref)} AND {rid} = _owner THEN 'Patient/' || _person END"
-    return _obj([("reference", value)])
-
-
-def _is_patient_ref(ref: str) -> str:
-    return f"regexp_extract({ref}, {_lit(_REF)}, 1) = 'Patient'"
-
-
-def _address(a: str) -> str:
-    return _obj([(k, _get(a, k)) for k in _ADDRESS])
-
-
-def _field_sql(value: str, spec: Spec, depth: int) -> str:
-    """SQL rebuilding one element from ``value`` (a JSON expression of the element)."""
-    items = f"json_extract({value}, '$[*]')"
-    if isinstance(spec, Nested):
-
-        def build(e: str) -> str:
-            return _obj([(k, _field_sql(_get(e, k), s, depth + 1)) for k, s in spec.fields.items()])
-
-        return _list(items, build, depth) if spec.array else build(value)
-    match spec:
-        case "keep":
-            return value
-        case "year_month":
-            return f"to_json(left(json_extract_string({value}, '$'), 7))"
-        case "concept":
-            return _concept(value, depth)
-        case "concepts":
-            return _list(items, lambda e: _concept(e, depth + 1), depth)
-        case "coding":
-            return _coding(value)
-        case "codings":
-            return _list(items, _coding, depth)
-        case "reference":
-            return _reference(value)
-        case "references":
-            return _list(items, _reference, depth)
-        case "patient":
-            return _patient(value)
-        case "district":  # Address is an array on Patient/Organization, single on Location
-            return (
-                f"CASE WHEN json_type({value}) = 'ARRAY' THEN {_list(items, _address, depth)} "
-                f"ELSE {_address(value)} END"
-            )
-    raise ConfigError(f"unknown transform {spec!r}")
-
-
 def resource_sql(allowlist: AllowList, resource_type: str) -> str:
     """The SELECT that de-identifies one resource type from ``raw.resources``."""
     fields = allowlist.types[resource_type]
@@ -273,7 +324,7 @@ def resource_sql(allowlist: AllowList, resource_type: str) -> str:
     if owner == "id":
         owner_sql = "r.id"
     elif owner:
-        ref = f"json_extract_string(r.resource, {_lit(f'$.{owner}.reference')})"
+        ref = f"struct_extract(struct_extract(_s, {_lit(owner)}), 'reference')"
         owner_sql = f"nullif(regexp_extract({ref}, {_lit(_REF)}, 2), '')"
         owner_sql = f"CASE WHEN {_is_patient_ref(ref)} THEN {owner_sql} END"
     else:
@@ -282,22 +333,22 @@ def resource_sql(allowlist: AllowList, resource_type: str) -> str:
         id_sql = "_person"
     else:
         id_sql = "zone_pseudo(_site || '/' || resource_type || '/' || src_id)"
+    schema = "{" + ", ".join(f'"{k}": {_schema(v)}' for k, v in fields.items()) + "}"
     pairs = [("resourceType", "resource_type"), ("id", id_sql)]
-    # One parse of each resource: every allowed top-level element extracted at once.
-    names = list(fields)
-    paths = "[" + ", ".join(_lit(f"$.{k}") for k in names) + "]"
-    pairs += [(k, _field_sql(f"_f[{i + 1}]", fields[k], 0)) for i, k in enumerate(names)]
-    body = ", ".join(f"{_lit(k)}, {v}" for k, v in pairs)
+    pairs += [(k, _sx(_field("_s", k), spec, 0)) for k, spec in fields.items()]
+    body = ", ".join(f'"{k}" := {v}' for k, v in pairs)
     return f"""
         SELECT _site AS site, resource_type, {id_sql} AS id, _person AS person_id,
-               last_updated, json_merge_patch('{{}}', json_object({body})) AS resource
+               last_updated, json_strip_nulls(to_json(struct_pack({body}))) AS resource
         FROM (
-            SELECT r.site AS _site, r.resource_type, r.id AS src_id, r.last_updated,
-                   json_extract(r.resource, {paths}) AS _f, o._owner, pm.person_id AS _person
-            FROM raw.resources r
-            CROSS JOIN LATERAL (SELECT {owner_sql} AS _owner) o
-            LEFT JOIN _patient_map pm ON pm.site = r.site AND pm.patient_id = o._owner
-            WHERE r.resource_type = {_lit(resource_type)}
+            SELECT t.*, pm.person_id AS _person
+            FROM (
+                SELECT r.site AS _site, r.resource_type, r.id AS src_id, r.last_updated, r._s,
+                       {owner_sql} AS _owner
+                FROM (SELECT *, json_transform(resource, {_lit(schema)}) AS _s
+                      FROM raw.resources WHERE resource_type = {_lit(resource_type)}) r
+            ) t
+            LEFT JOIN _patient_map pm ON pm.site = t._site AND pm.patient_id = t._owner
         )
         {"WHERE _person IS NOT NULL" if owner else ""}
     """
