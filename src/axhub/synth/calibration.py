@@ -133,6 +133,8 @@ ANCHORS: tuple[tuple[str, str, int, int, float, float, str], ...] = (
     ("smoking", "male", 50, 59, 0.421, 0.03, "KNHANES 2023 (m.newspic.kr 2024-12-03)"),
     ("diabetes", "all", 30, 120, 0.155, 0.03, "Diabetes Fact Sheets in Korea 2024"),
     ("diabetes", "all", 19, 39, 0.022, 0.015, "Diabetes Fact Sheets in Korea 2024"),
+    ("prediabetes_fpg", "all", 30, 120, 0.193, 0.04, "KNHANES 2011, Jeon et al. DMJ 2013"),
+    ("prediabetes_fpg_or_a1c", "all", 30, 120, 0.383, 0.05, "KNHANES 2011, Jeon et al. DMJ 2013"),
     ("atrial_fibrillation", "all", 60, 120, 0.057, 0.012, "KHRS 2025 (koreabiomed idxno=27989)"),
     ("atrial_fibrillation", "all", 80, 120, 0.13, 0.03, "KHRS 2025 (koreabiomed idxno=27989)"),
     ("egfr_lt60", "all", 20, 120, 0.025, 0.015, "Park et al. J Korean Med Sci 2016;31:915"),

@@ -106,7 +106,8 @@ def draw_health(rng: np.random.Generator, p: Columns) -> Columns:
 
     # --- blood pressure: untreated SBP is 140 at the hypertension threshold -------------------
     t_h = np.where(adult, thr["hypertension"], 2.5)
-    sbp_u = 140 + 15 * (liab["hypertension"] - t_h)
+    # Spread per SD of liability: men 15, women 17 mmHg (calibration file §3.2 SDs, ASSUMPTION).
+    sbp_u = 140 + np.where(male, 15.0, 17.0) * (liab["hypertension"] - t_h)
     sbp_u = np.where(adult, sbp_u, 105 + 8 * rng.standard_normal(n)).clip(85, 230)
     htn = has["hypertension"]
     cascade = rng.random(n)
@@ -117,7 +118,8 @@ def draw_health(rng: np.random.Generator, p: Columns) -> Columns:
     sbp = np.where(
         bptx & ~controlled, np.maximum(sbp_u - 10, 140 + np.abs(rng.normal(0, 8, n))), sbp
     )
-    dbp = np.where(male, 0.55 * sbp + 12, 0.55 * sbp + 9) + rng.normal(0, 6, n)
+    # DBP tracks SBP; intercepts ASSUMPTION, set so adult means sit near §3.2 (79 / 74 mmHg).
+    dbp = np.where(male, 0.55 * sbp + 9, 0.55 * sbp + 6) + rng.normal(0, 6, n)
     dbp = np.where(~htn | controlled, np.minimum(dbp, 89), dbp).clip(45, 130)
     hr = rng.normal(72, 10, n) + 10 * has["atrial_fibrillation"]
     h |= {"sbp": sbp, "sbp_untreated": sbp_u, "dbp": dbp, "heart_rate": hr.clip(45, 140)}
@@ -125,15 +127,21 @@ def draw_health(rng: np.random.Generator, p: Columns) -> Columns:
 
     # --- glycaemia: untreated FPG is 126 mg/dL at the diabetes threshold ----------------------
     t_d = np.where(adult, thr["diabetes"], 2.5)
-    fpg_u = np.exp(np.log(126) + 0.16 * (liab["diabetes"] - t_d)).clip(60, 400)
+    # With diabetes: log-linear above 126 in the liability.  Without: 103.5 + 8·(distance to the
+    # threshold) + N(0, 9) mg/dL, kept below 126 (ASSUMPTION, tuned so that FPG 100-125 is
+    # about 19 % of adults ≥30 as in KNHANES 2011, Jeon et al. Diabetes Metab J 2013).
+    above = np.exp(np.log(126) + 0.16 * (liab["diabetes"] - t_d))
+    below = 103.5 + 8 * (liab["diabetes"] - t_d) + rng.normal(0, 9, n)
+    fpg_u = np.where(liab["diabetes"] > t_d, above, np.minimum(below, 125)).clip(60, 400)
     # FPG↔HbA1c anchors (99 ↔ 5.75 %, 126 ↔ 6.42 %): Hong et al. Diabetol Metab Syndr 2016;8:62.
     slope = (6.42 - 5.75) / (126 - 99)
-    a1c_u = 5.75 + slope * (fpg_u - 99) + rng.normal(0, 0.25, n)
+    # Residual SD 0.3 % gives FPG-HbA1c correlation ≈0.7 without diabetes (§3.2 ASSUMPTION).
+    a1c_u = 5.75 + slope * (fpg_u - 99) + rng.normal(0, 0.3, n)
     dm = has["diabetes"]
     cascade = rng.random(n)
     dm_aware = dm & (cascade < cal.DM_AWARE)
     dm_tx = dm & (cascade < cal.DM_TREATED)
-    a1c_tx = rng.normal(7.0, 0.9, n).clip(5.6, 12.5)  # ASSUMPTION, tuned to DM_HBA1C_LT65
+    a1c_tx = rng.normal(6.9, 0.9, n).clip(5.6, 12.5)  # ASSUMPTION, tuned to DM_HBA1C_LT65
     hba1c = np.where(dm_tx, a1c_tx, a1c_u).clip(4.0, 14.0)
     fpg = np.where(dm_tx, 99 + (a1c_tx - 5.75) / slope + rng.normal(0, 12, n), fpg_u)
     h |= {"fasting_glucose": fpg.clip(60, 450), "hba1c": hba1c}

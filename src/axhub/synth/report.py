@@ -72,9 +72,18 @@ def calibration_report(
             "adult_female": _r(h[key][adult & ~p["male"]].mean()) if n else None,
             "national_headline_age_standardised": cal.HEADLINE_2023.get(key),
         }
+    fpg, a1c = h["fasting_glucose"], h["hba1c"]
+    derived = {
+        **h,
+        # Prediabetes as in KNHANES 2011 (people without diabetes): FPG 100-125 mg/dL; or FPG
+        # 100-125 or HbA1c 5.7-6.4 %.
+        "prediabetes_fpg": ~h["diabetes"] & (fpg >= 100) & (fpg < 126),
+        "prediabetes_fpg_or_a1c": ~h["diabetes"]
+        & (((fpg >= 100) & (fpg < 126)) | ((a1c >= 5.7) & (a1c < 6.5))),
+    }
     anchors = []
     for key, sex, lo, hi, tgt, tol, source in cal.ANCHORS:
-        got = achieved(h, p, key, sex, lo, hi)
+        got = achieved(derived, p, key, sex, lo, hi)
         anchors.append(
             {
                 "indicator": key,
@@ -123,6 +132,17 @@ def calibration_report(
         }
         if htn.any() and dm.any()
         else {},
+        "mean_bp_adults": {
+            sex: {
+                "sbp": _r(h["sbp"][(age >= 20) & (p["male"] == (sex == "male"))].mean()),
+                "dbp": _r(h["dbp"][(age >= 20) & (p["male"] == (sex == "male"))].mean()),
+            }
+            for sex in ("male", "female")
+        }
+        | {
+            "reference": "2013-14 KNHANES men 120.2/78.5, women 116.0/73.2 (Yonsei Med J "
+            "2018;59:356), a younger population"
+        },
         "events_5y": ev_counts,
         "stroke_incidence_per_100k_year": {
             "target": cal.STROKE_CRUDE_PER_100K,
