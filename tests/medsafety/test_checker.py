@@ -23,7 +23,11 @@ def test_brief_example_warfarin_simvastatin_with_ginseng_and_grapefruit() -> Non
     assert any("Zocor" in s for s in simva.sources)
     ginseng = pairs[("warfarin", "red_ginseng")]
     assert (ginseng.severity, ginseng.evidence) == ("moderate", "known")
-    assert len(ginseng.sources) == 2  # the trial and the MFDS caution statement
+    # Only the MFDS caution remains (decision 0059): the trial studied American ginseng, not 홍삼,
+    # so the finding no longer claims a direction and says it has not been checked yet.
+    assert ginseng.mechanism == "unclear" and len(ginseng.sources) == 1
+    assert ginseng.sources[0].endswith("[not yet checked against the source]")
+    assert all(s.endswith("[checked against secondary sources only]") for s in simva.sources)
     assert [f.severity_rank for f in findings] == sorted(
         (f.severity_rank for f in findings), reverse=True
     )
@@ -56,9 +60,13 @@ def test_cited_no_interaction_controls_do_not_alert(drugs: list[str], foods: lis
 
 def test_known_drug_pairs_and_onc_contraindications() -> None:
     pairs = _pairs(check(["simvastatin", "clarithromycin", "clopidogrel", "omeprazole"]))
-    onc = pairs[("simvastatin", "clarithromycin")]
-    assert onc.severity == "contraindicated" and onc.mechanism == "onc"
-    assert any("Phansalkar" in s for s in onc.sources)
+    both = pairs[("simvastatin", "clarithromycin")]  # FDA 2011 contraindication and ONC pair
+    assert both.severity == "contraindicated" and both.mechanism == "cyp_inhibition"
+    assert any("Phansalkar" in s for s in both.sources)
+    assert any("Zocor (simvastatin)" in s for s in both.sources)
+    onc = _pairs(check(["atazanavir", "omeprazole"]))[("atazanavir", "omeprazole")]
+    assert (onc.severity, onc.mechanism) == ("contraindicated", "onc")
+    assert "Table 2 (read)" in onc.sources[0] and onc.sources[0].count("[") == 1  # verified: V
     ppi = pairs[("clopidogrel", "omeprazole")]
     assert (ppi.severity, ppi.effect) == ("major", "effect_down")
 

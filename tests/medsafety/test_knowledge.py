@@ -73,10 +73,10 @@ def test_audit_catches_opposite_effects_and_control_conflicts(data_copy: Path) -
     path = data_copy / "food_interactions.csv"
     with path.open("a", encoding="utf-8") as fh:
         fh.write(
-            "simvastatin,grapefruit,minor,exposure_down,cyp3a_gut,fda_label,invented test row\n"
+            "simvastatin,grapefruit,minor,exposure_down,cyp3a_gut,fda_label,invented test row,U\n"
         )
         fh.write(
-            "amlodipine,grapefruit,minor,exposure_up,cyp3a_gut,kfda_2012_03,CCBs with grapefruit\n"
+            "amlodipine,grapefruit,minor,exposure_up,cyp3a_gut,kfda_2012_03,CCBs and grapefruit,U\n"
         )
     problems = audit(load_knowledge(data_copy))
     reasons = sorted({p.reason for p in problems})

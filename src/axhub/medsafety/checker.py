@@ -125,6 +125,11 @@ def _finding(
     extra: dict[str, Any] | None = None,
 ) -> Finding:
     t = _texts(kb, mechanism, values)
+    cited = list(cited)
+    statuses = {c.verified for c in cited}
+    extra = dict(extra or {})
+    if statuses:  # best verification status of the rows behind the finding (decision 0059)
+        extra["verified"] = next(v for v in ("V", "S", "U") if v in statuses)
     other_id = None
     if other is not None:
         other_id = kb.foods[other].food_id if other_kind == "food" else kb.drugs[other].drug_id
@@ -143,7 +148,7 @@ def _finding(
         advice=t["advice"],
         sources=tuple(dict.fromkeys(kb.cite(c) for c in cited)),
         confidence=None if confidence is None else round(float(confidence), 2),
-        extra=extra or {},
+        extra=extra,
     )
 
 

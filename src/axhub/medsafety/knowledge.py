@@ -26,6 +26,7 @@ from axhub.medsafety.model import (
     OPPOSITE_EFFECT,
     SEVERITIES,
     SEVERITY_RANK,
+    VERIFICATION,
     Cited,
     Control,
     DrugEntry,
@@ -44,9 +45,11 @@ __all__ = [
     "DRUG_PROPERTIES",
     "EFFECTS",
     "FOOD_PROPERTIES",
+    "KNOWLEDGE_FILES",
     "OPPOSITE_EFFECT",
     "SEVERITIES",
     "SEVERITY_RANK",
+    "VERIFICATION",
     "Cited",
     "Control",
     "DrugEntry",
@@ -57,7 +60,20 @@ __all__ = [
     "Source",
     "default_knowledge",
     "load_knowledge",
+    "verification_counts",
 ]
+
+# Files whose rows are clinical assertions; each carries a ``verified`` column (V, S or U).
+KNOWLEDGE_FILES = (
+    "food_interactions.csv",
+    "drug_interactions.csv",
+    "onc_high_priority.csv",
+    "controls.csv",
+    "drug_properties.csv",
+    "food_properties.csv",
+    "elderly_criteria.csv",
+    "anticholinergic.csv",
+)
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -95,6 +111,26 @@ def _choice(value: str, allowed: tuple[str, ...], path: Path, line: int, col: st
             f"{col} {value!r} not one of {', '.join(allowed)}", path=str(path), line=line, field=col
         )
     return value
+
+
+def _cited(r: dict[str, str], path: Path, line: int, locator: str | None = None) -> Cited:
+    """The citation of one row, with its verification status checked (decision 0059)."""
+    verified = _choice(r["verified"], VERIFICATION, path, line, "verified")
+    loc = r["locator"] if locator is None else locator
+    return Cited(r["source"], loc, f"{path.name}:{line}", verified)
+
+
+def verification_counts(data_dir: Path | None = None) -> dict[str, dict[str, int]]:
+    """Rows per verification status (V, S, U) for every knowledge file, as stored."""
+    root = data_dir or DATA_DIR
+    out: dict[str, dict[str, int]] = {}
+    for name in KNOWLEDGE_FILES:
+        counts = dict.fromkeys(VERIFICATION, 0)
+        path = root / name
+        for line, r in _rows(path, ("verified",)):
+            counts[_choice(r["verified"], VERIFICATION, path, line, "verified")] += 1
+        out[name] = counts
+    return out
 
 
 def _level(value: str, path: Path, line: int) -> int:
@@ -162,7 +198,7 @@ def load_knowledge(data_dir: Path | None = None) -> Knowledge:
         foods.append(FoodEntry(r["food_id"], r["name_en"], r["name_ko"], r["category"], aliases))
 
     targets = _Targets(drugs, drug_index)
-    prop_cols = ("property", "level", "source", "locator")
+    prop_cols = ("property", "level", "source", "locator", "verified")
 
     p = root / "drug_properties.csv"
     drug_props = np.zeros((len(drugs), len(DRUG_PROPERTIES)), dtype=np.int8)
@@ -174,7 +210,7 @@ def load_knowledge(data_dir: Path | None = None) -> Knowledge:
         if (di, prop) in drug_prop_cited:
             raise InputError("duplicate property row", path=str(p), line=line, field="property")
         drug_props[di, DRUG_PROPERTIES.index(prop)] = _level(r["level"], p, line)
-        drug_prop_cited[(di, prop)] = Cited(r["source"], r["locator"], f"{p.name}:{line}")
+        drug_prop_cited[(di, prop)] = _cited(r, p, line)
 
     p = root / "food_properties.csv"
     food_props = np.zeros((len(foods), len(FOOD_PROPERTIES)), dtype=np.int8)
@@ -192,7 +228,7 @@ def load_knowledge(data_dir: Path | None = None) -> Knowledge:
         food_props[fi, col] = _level(r["level"], p, line)
         if r["source"] in ANALOGY_SOURCES:
             certainty[fi, col] = 0.5
-        food_prop_cited[(fi, prop)] = Cited(r["source"], r["locator"], f"{p.name}:{line}")
+        food_prop_cited[(fi, prop)] = _cited(r, p, line)
 
     mechanisms = tomllib.loads((root / "mechanisms.toml").read_text(encoding="utf-8"))
     known_food = list(_load_food_interactions(root, sources, targets, food_index, mechanisms))
@@ -205,13 +241,13 @@ def load_knowledge(data_dir: Path | None = None) -> Knowledge:
     p = root / "anticholinergic.csv"
     acb = np.zeros(len(drugs), dtype=np.int8)
     acb_cited: dict[int, Cited] = {}
-    for line, r in _rows(p, ("drug_id", "points", "source", "locator")):
+    for line, r in _rows(p, ("drug_id", "points", "source", "locator", "verified")):
         _check_source(sources, r["source"], p, line)
         (di,) = targets.expand(r["drug_id"], p, line, "drug_id")
         if di in acb_cited:
             raise InputError("duplicate drug", path=str(p), line=line, field="drug_id")
         acb[di] = _level(r["points"], p, line)
-        acb_cited[di] = Cited(r["source"], r["locator"], f"{p.name}:{line}")
+        acb_cited[di] = _cited(r, p, line)
 
     return Knowledge(
         sources=sources,
@@ -241,7 +277,7 @@ def default_knowledge() -> Knowledge:
     return load_knowledge()
 
 
-_INTERACTION_COLS = ("severity", "effect", "mechanism", "source", "locator")
+_INTERACTION_COLS = ("severity", "effect", "mechanism", "source", "locator", "verified")
 
 
 def _interaction_fields(
@@ -256,7 +292,7 @@ def _interaction_fields(
             line=line,
             field="mechanism",
         )
-    return severity, effect, r["mechanism"], Cited(r["source"], r["locator"], f"{p.name}:{line}")
+    return severity, effect, r["mechanism"], _cited(r, p, line)
 
 
 def _load_food_interactions(
@@ -297,9 +333,9 @@ def _load_onc(
     """ONC high-priority class pairs, expanded over the members that are in the vocabulary."""
     p = root / "onc_high_priority.csv"
     cols = ("onc_id", "object_members", "precipitant_members", "consequence_en", "consequence_ko")
-    for line, r in _rows(p, (*cols, "source", "locator")):
+    for line, r in _rows(p, (*cols, "source", "locator", "verified")):
         _check_source(sources, r["source"], p, line)
-        cited = Cited(r["source"], f"{r['onc_id']}: {r['locator']}", f"{p.name}:{line}")
+        cited = _cited(r, p, line, f"{r['onc_id']}: {r['locator']}")
         seen: set[tuple[int, int]] = set()
         for col in ("object_members", "precipitant_members"):
             unknown = [m for m in r[col].split() if m not in drug_index]
@@ -334,7 +370,7 @@ def _load_controls(
     root: Path, sources: dict[str, Source], drug_index: dict[str, int], food_index: dict[str, int]
 ) -> Iterator[Control]:
     p = root / "controls.csv"
-    for line, r in _rows(p, ("a", "b", "kind", "source", "locator")):
+    for line, r in _rows(p, ("a", "b", "kind", "source", "locator", "verified")):
         _check_source(sources, r["source"], p, line)
         kind = _choice(r["kind"], ("food", "drug"), p, line, "kind")
         other = food_index if kind == "food" else drug_index
@@ -342,7 +378,7 @@ def _load_controls(
             raise InputError("unknown drug", path=str(p), line=line, field="a")
         if r["b"] not in other:
             raise InputError(f"unknown {kind}", path=str(p), line=line, field="b")
-        cited = Cited(r["source"], r["locator"], f"{p.name}:{line}")
+        cited = _cited(r, p, line)
         yield Control(drug_index[r["a"]], other[r["b"]], kind, cited)
 
 
@@ -351,7 +387,7 @@ def _load_criteria(
 ) -> Iterator[ElderlyCriterion]:
     p = root / "elderly_criteria.csv"
     cols = ("criterion_id", "targets", "min_age", "severity", "summary_en", "summary_ko")
-    for line, r in _rows(p, (*cols, "source", "locator")):
+    for line, r in _rows(p, (*cols, "source", "locator", "verified")):
         _check_source(sources, r["source"], p, line)
         members: list[int] = []
         for token in r["targets"].split():
@@ -369,5 +405,5 @@ def _load_criteria(
             _choice(r["severity"], SEVERITIES[1:], p, line, "severity"),
             r["summary_en"],
             r["summary_ko"],
-            Cited(r["source"], r["locator"], f"{p.name}:{line}"),
+            _cited(r, p, line),
         )

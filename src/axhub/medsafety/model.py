@@ -91,6 +91,18 @@ FOOD_PROPERTIES = (
     "bcrp_inh",
     "cyp1a2_ind",
 )
+# Row-level verification status (column ``verified`` of every knowledge file, decision 0059):
+# V the row was checked against the cited primary source's text (locator says where);
+# S the row was checked only against secondary copies or compilations named in the locator;
+# U not (yet) checked against any source text.  Rows contradicted by their source, or for which
+# no support was found, are removed rather than kept as U.
+VERIFICATION = ("V", "S", "U")
+VERIFICATION_NOTE = {
+    "V": "",
+    "S": " [checked against secondary sources only]",
+    "U": " [not yet checked against the source]",
+}
+
 # Sources whose property is an analogy rather than a measurement: predictions resting on
 # them get half the confidence (see docs/medsafety.md, "confidence").
 ANALOGY_SOURCES = frozenset({"ref_msafety"})
@@ -130,6 +142,7 @@ class Cited:
     source_id: str
     locator: str
     row: str  # "file.csv:line"
+    verified: str = "U"  # V | S | U, see VERIFICATION
 
 
 @dataclass(frozen=True)
@@ -193,4 +206,4 @@ class Knowledge:
 
     def cite(self, cited: Cited) -> str:
         src = self.sources[cited.source_id]
-        return f"{src.citation} [{cited.locator}]"
+        return f"{src.citation} [{cited.locator}]{VERIFICATION_NOTE[cited.verified]}"
