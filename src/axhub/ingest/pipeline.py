@@ -126,7 +126,9 @@ def ingest(
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     report = IngestReport(run_id, site, str(root.resolve()), str(db_path))
     con = rawzone.connect(
-        str(db_path), threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit
+        str(db_path),
+        threads=settings.duckdb_threads,
+        memory_limit=settings.duckdb_memory_limit or rawzone.INGEST_MEMORY_LIMIT,
     )
     try:
         con.execute(

@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS ingest_files (
 """
 
 
+#: DuckDB memory bound for an ingest run when the ``duckdb_memory_limit`` setting is empty:
+#: without it DuckDB keeps what it wrote cached up to 80% of RAM, so the process grows with
+#: the input instead of staying flat (measured in bench/bench_ingest.py).
+INGEST_MEMORY_LIMIT = "1GB"
+
+
 @dataclass
 class MergeCounts:
     stored: int = 0
