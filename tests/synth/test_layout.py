@@ -8,6 +8,8 @@ from collections import Counter
 import numpy as np
 import orjson
 import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from axhub.fhir.districts import BY_NAME_KO
 from axhub.synth import generate
@@ -133,3 +135,24 @@ def test_device_observations_reference_phc_patients_and_devices(region):
         assert device["patient"]["reference"] == o["subject"]["reference"]
     table = pq.read_table(out / "devices/readings.parquet")
     assert table.num_rows == len(obs)
+
+
+@settings(max_examples=12, deadline=None)
+@given(people=st.integers(min_value=1, max_value=60), seed=st.integers(0, 2**32 - 1))
+def test_any_small_region_is_complete_and_parseable(tmp_path_factory, people, seed):
+    out = tmp_path_factory.mktemp("tiny")
+    manifest = generate(people, seed, out)
+    persons = pq.read_table(out / "ground_truth/persons.parquet")
+    assert persons.num_rows == people
+    total = 0
+    for entry in manifest["files"]:
+        lines = (out / entry["path"]).read_bytes().splitlines()
+        assert len(lines) == entry["lines"]
+        for line in lines:
+            assert orjson.loads(line)["resourceType"]
+        total += len(lines)
+    assert total == manifest["resources_total"]
+    records = pq.read_table(out / "ground_truth/site_records.parquet")
+    assert set(records.column("person_id").to_pylist()) == set(
+        persons.column("person_id").to_pylist()
+    )

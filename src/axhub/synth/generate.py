@@ -22,7 +22,7 @@ from axhub.synth import render as r
 from axhub.synth import resources as res
 from axhub.synth.health import draw_health
 from axhub.synth.names import NameTables
-from axhub.synth.population import BASELINE, Columns, draw_people
+from axhub.synth.population import BASELINE, Columns, digits, draw_people
 from axhub.synth.sites import (
     DISCREPANCY_RATES,
     SHARED_NAME_DOB_RATE,
@@ -93,7 +93,7 @@ def draw_region(people: int, seed: int, *, second_clinic_rate: float = 0.0) -> D
     vmatrix = np.zeros((people, len(SITES)), dtype=bool)
     vmatrix[visits["person"], visits["site"]] = True
     prescriber = records.prescriber_site(vmatrix)
-    person_ids = np.char.add("P", np.char.zfill(np.arange(1, people + 1).astype(str), 7))
+    person_ids = np.char.add("P", digits(np.arange(1, people + 1), 7))
     admission = stroke_admissions(np.random.default_rng(streams[12]), h, vmatrix)
     return Drawn(
         people,

@@ -33,8 +33,11 @@ def _male_share(age: np.ndarray) -> np.ndarray:
     return vals[np.searchsorted(cuts, age, side="right") - 1]
 
 
-def _digits(values: np.ndarray, width: int) -> np.ndarray:
-    return np.char.zfill(values.astype(str), width)
+def digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Non-negative integers as zero-padded strings (empty input → empty string array)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=f"<U{width}")
+    return np.char.zfill(np.asarray(values).astype(str), width)
 
 
 def draw_people(rng: np.random.Generator, n: int, names: NameTables) -> Columns:
@@ -88,8 +91,8 @@ def draw_people(rng: np.random.Generator, n: int, names: NameTables) -> Columns:
 
 
 def draw_phones(rng: np.random.Generator, n: int) -> np.ndarray:
-    mid = _digits(rng.integers(2000, 10000, n), 4)
-    last = _digits(rng.integers(0, 10000, n), 4)
+    mid = digits(rng.integers(2000, 10000, n), 4)
+    last = digits(rng.integers(0, 10000, n), 4)
     return np.char.add(np.char.add(np.char.add("010-", mid), "-"), last).astype(object)
 
 
@@ -101,7 +104,7 @@ def draw_addresses(
     road = np.empty(n, dtype=object)
     postal = np.empty(n, dtype=object)
     u = rng.random(n)
-    pc_suffix = _digits(rng.integers(0, 100, n), 2)
+    pc_suffix = digits(rng.integers(0, 100, n), 2)
     urban = np.zeros(n, dtype=bool)
     for di, d in enumerate(DISTRICTS):
         mask = district == di

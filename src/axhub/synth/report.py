@@ -18,13 +18,18 @@ def _r(x: float) -> float:
     return round(float(x), 4)
 
 
+def _mean(values: np.ndarray) -> float | None:
+    """Rounded mean, None for an empty selection (tiny regions)."""
+    return round(float(values.mean()), 4) if len(values) else None
+
+
 def achieved(h: Columns, p: Columns, key: str, sex: str, lo: int, hi: int) -> float:
     """Share of people of ``sex`` ("male", "female", "all") aged lo..hi with ``key``."""
     age = p["age"]
     mask = (age >= lo) & (age <= hi)
     if sex != "all":
         mask &= p["male"] == (sex == "male")
-    return float(h[key][mask].mean()) if mask.any() else float("nan")
+    return float(h[key][mask].mean()) if mask.any() else float("nan")  # nan: no one in range
 
 
 def calibration_report(
@@ -44,7 +49,7 @@ def calibration_report(
             "people": int(counts[i]),
             "population_sourced": d.sourced,
             "target_share_65": d.share_65,
-            "achieved_share_65": _r((age[p["district"] == i] >= 65).mean()) if counts[i] else None,
+            "achieved_share_65": _mean(age[p["district"] == i] >= 65) if counts[i] else None,
         }
         for i, d in enumerate(DISTRICTS)
     ]
@@ -61,15 +66,15 @@ def calibration_report(
                         "sex": sex,
                         "target": tgt,
                         "n": int(mask.sum()),
-                        "achieved": _r(h[key][mask].mean()) if mask.any() else None,
+                        "achieved": _mean(h[key][mask]) if mask.any() else None,
                     }
                 )
         adult = age >= 19
         prevalence[key] = {
             "basis": target.basis,
             "bands": rows,
-            "adult_male": _r(h[key][adult & p["male"]].mean()) if n else None,
-            "adult_female": _r(h[key][adult & ~p["male"]].mean()) if n else None,
+            "adult_male": _mean(h[key][adult & p["male"]]) if n else None,
+            "adult_female": _mean(h[key][adult & ~p["male"]]) if n else None,
             "national_headline_age_standardised": cal.HEADLINE_2023.get(key),
         }
     fpg, a1c = h["fasting_glucose"], h["hba1c"]
@@ -107,35 +112,35 @@ def calibration_report(
     site_records = np.bincount(visits["site"], minlength=len(SITES))
     return {
         "people": n,
-        "share_65": {"target": cal.SHARE_65_TARGET, "achieved": _r((age >= 65).mean())},
-        "male_share": {"target": cal.MALE_SHARE_TARGET, "achieved": _r(p["male"].mean())},
+        "share_65": {"target": cal.SHARE_65_TARGET, "achieved": _mean(age >= 65)},
+        "male_share": {"target": cal.MALE_SHARE_TARGET, "achieved": _mean(p["male"])},
         "districts": districts,
         "prevalence": prevalence,
         "anchors": anchors,
         "care_cascade": {
             "hypertension_treated": {
                 "target": cal.HTN_TREATED,
-                "achieved": _r(h["bp_treated"][htn].mean()),
+                "achieved": _mean(h["bp_treated"][htn]),
             },
             "hypertension_controlled": {
                 "target": cal.HTN_CONTROLLED,
-                "achieved": _r((h["bp_treated"] & (h["sbp"] < 140) & (h["dbp"] < 90))[htn].mean()),
+                "achieved": _mean((h["bp_treated"] & (h["sbp"] < 140) & (h["dbp"] < 90))[htn]),
             },
             "diabetes_treated": {
                 "target": cal.DM_TREATED,
-                "achieved": _r(h["diabetes_treated"][dm].mean()),
+                "achieved": _mean(h["diabetes_treated"][dm]),
             },
             "diabetes_hba1c_lt_6_5": {
                 "target": cal.DM_HBA1C_LT65,
-                "achieved": _r((h["hba1c"][dm] < 6.5).mean()),
+                "achieved": _mean(h["hba1c"][dm] < 6.5),
             },
         }
         if htn.any() and dm.any()
         else {},
         "mean_bp_adults": {
             sex: {
-                "sbp": _r(h["sbp"][(age >= 20) & (p["male"] == (sex == "male"))].mean()),
-                "dbp": _r(h["dbp"][(age >= 20) & (p["male"] == (sex == "male"))].mean()),
+                "sbp": _mean(h["sbp"][(age >= 20) & (p["male"] == (sex == "male"))]),
+                "dbp": _mean(h["dbp"][(age >= 20) & (p["male"] == (sex == "male"))]),
             }
             for sex in ("male", "female")
         }
@@ -152,7 +157,7 @@ def calibration_report(
         "sites_per_person": {str(i): int(c) for i, c in enumerate(sites_per_person) if i},
         "people_per_site": {s: int(site_people[i]) for i, s in enumerate(SITES)},
         "patient_records_per_site": {s: int(site_records[i]) for i, s in enumerate(SITES)},
-        "mean_prevent_stroke_10y_adults": _r(risk["prevent_stroke_10y"][age >= 30].mean())
+        "mean_prevent_stroke_10y_adults": _mean(risk["prevent_stroke_10y"][age >= 30])
         if (age >= 30).any()
         else None,
     }

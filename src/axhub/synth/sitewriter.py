@@ -15,7 +15,7 @@ from axhub.fhir.districts import DISTRICTS
 from axhub.synth import records
 from axhub.synth import render as r
 from axhub.synth import resources as res
-from axhub.synth.population import Columns
+from axhub.synth.population import Columns, digits
 from axhub.synth.sites import CLINIC_IDS, SITES, branch_location_id
 
 CHUNK = 400_000  # rows rendered at a time (bounds memory)
@@ -91,9 +91,7 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
     vp = region.visits["person"][sel]
     nv = len(vp)
     pid = ids(nv, si * 10 + 0, seed)
-    mrn = np.char.add(
-        MRN_PREFIX[site], np.char.zfill((rng.permutation(nv) + 100001).astype(str), 8)
-    )
+    mrn = np.char.add(MRN_PREFIX[site], digits(rng.permutation(nv) + 100001, 8))
     if site == "clinics":
         org = np.array(CLINIC_IDS, dtype=object)[region.visits["clinic"][sel]]
     else:
