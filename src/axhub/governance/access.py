@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -204,6 +204,18 @@ class GovernedStore:
         """)
         forget_sql(con, "project_pseudo")
 
+    def _caller_result(
+        self, con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
+    ) -> pa.Table:
+        """Run caller SQL over view ``resources`` in a session locked to the governed rows."""
+        con.execute("CREATE TEMP VIEW resources AS SELECT * FROM governed")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        try:
+            return con.sql(sql, params=dict(params or {})).to_arrow_table()
+        except duckdb.Error as exc:
+            raise EngineError(f"query over governed data failed: {exc}", sql=sql) from None
+
     def _result(self, con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
         try:
             return con.sql(sql).to_arrow_table()
@@ -309,10 +321,7 @@ class GovernedStore:
         req, decision = self.ensure(principal, purpose, "read", resource_types)
         con = self._open(req, decision, None)
         try:
-            con.execute("CREATE TEMP VIEW resources AS SELECT * FROM governed")
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
-            table = self._result(con, sql)
+            table = self._caller_result(con, sql)
         finally:
             con.close()
         self._audit_read(req, decision, "read", table.num_rows, None, query=sql)
@@ -333,10 +342,7 @@ class GovernedStore:
         req, decision = self.ensure(principal, purpose, "aggregate", resource_types)
         con = self._open(req, decision, None)
         try:
-            con.execute("CREATE TEMP VIEW resources AS SELECT * FROM governed")
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
-            raw = self._result(con, sql)
+            raw = self._caller_result(con, sql)
         finally:
             con.close()
         for name in (row, col):
@@ -393,10 +399,7 @@ class GovernedStore:
             )
         con = self._open(req, decision, None)
         try:
-            con.execute("CREATE TEMP VIEW resources AS SELECT * FROM governed")
             con.register("_keys", pa.table({"key": pa.array(list(partitions), pa.string())}))
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
             value = (
                 "sum(CAST(round(least(greatest(value, $lo), $hi)) AS BIGINT))" if bounds else "0"
             )
@@ -407,10 +410,7 @@ class GovernedStore:
                 f"SELECT k.key, count(per.person_id) AS n, coalesce({value}, 0) AS s "
                 f"FROM _keys k LEFT JOIN per ON per.key = k.key GROUP BY k.key ORDER BY k.key"
             )
-            try:
-                true = con.sql(q, params=params).to_arrow_table()
-            except duckdb.Error as exc:
-                raise EngineError(f"DP release query failed: {exc}", sql=q) from None
+            true = self._caller_result(con, q, params)
         finally:
             con.close()
         with self._registry() as rcon:
