@@ -151,12 +151,31 @@ def mosquitto_ceiling(n: int) -> float | None:
     payload = orjson.dumps(_reading(0, 1, np.random.default_rng(0), 0.0))
     lines = b"\n".join([payload] * n) + b"\n"
     sub = subprocess.Popen(
-        ["mosquitto_sub", "-h", HOST, "-p", str(PORT), "-t", topic, "-q", "1", "-C", str(n)],
+        [
+            "mosquitto_sub",
+            "-h",
+            HOST,
+            "-p",
+            str(PORT),
+            "-t",
+            topic,
+            "-q",
+            "1",
+            "-C",
+            str(n),
+            "-V",
+            "mqttv5",
+            "-D",
+            "CONNECT",
+            "receive-maximum",
+            "65535",
+        ],
         stdout=subprocess.DEVNULL,
     )
     time.sleep(0.5)
     t0 = time.monotonic()
-    subprocess.run(["mosquitto_pub", "-h", HOST, "-p", str(PORT), "-t", topic, "-q", "1", "-l"],
+    subprocess.run(["mosquitto_pub", "-h", HOST, "-p", str(PORT), "-t", topic, "-q", "1", "-l",
+                    "-V", "mqttv5"],
                    input=lines, check=True, timeout=120)  # fmt: skip
     try:
         sub.wait(timeout=120)
