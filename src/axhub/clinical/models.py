@@ -240,24 +240,34 @@ class TrainResult:
 
 
 def prepare(table: pa.Table) -> pa.Table:
-    """Derived model inputs: ``male``, CKD-EPI 2021 ``egfr``, ``log_uacr``, FINDRISC items."""
+    """Derived model inputs where their sources exist: ``male``, CKD-EPI 2021 ``egfr``,
+    ``log_uacr`` and the FINDRISC item ``high_glucose_ever``."""
     from axhub.clinical.scores import score_table
 
-    scored = score_table(table, keep=["person_id"]).select(["egfr_ckdepi2021_cr"])
+    cols = set(table.column_names)
+    derived = []
+    if "sex" in cols:
+        derived.append("CASE sex WHEN 'male' THEN 1.0 WHEN 'female' THEN 0.0 END AS male")
+    if {"creatinine_mgdl", "age_years", "sex"} <= cols:
+        egfr = score_table(table, keep=["person_id"]).column("egfr_ckdepi2021_cr")
+        table = table.append_column("_egfr", egfr)
+        other = "egfr_ml_min" if "egfr_ml_min" in cols else "NULL"
+        derived.append(f"coalesce(_egfr, {other}) AS egfr")
+    if "uacr_mgg" in cols:
+        derived.append("ln(greatest(uacr_mgg, 0.1)) AS log_uacr")
+    if {"glucose_mgdl", "hba1c_pct"} <= cols:
+        # FINDRISC item 'ever high blood glucose': a recorded fasting glucose >= 100 mg/dL or
+        # HbA1c >= 5.7 % (ADA 2024 prediabetes thresholds); hub derivation from routine data
+        derived.append(
+            "coalesce(glucose_mgdl >= 100 OR hba1c_pct >= 5.7, false) AS high_glucose_ever"
+        )
+    if not derived:
+        return table
+    exclude = " EXCLUDE (_egfr)" if "_egfr" in table.column_names else ""
     con = duckdb.connect()
     try:
-        con.register("t", table.append_column("_egfr", scored.column(0)))
-        return con.sql("""
-            SELECT * EXCLUDE (_egfr),
-                   CASE sex WHEN 'male' THEN 1.0 WHEN 'female' THEN 0.0 END AS male,
-                   coalesce(_egfr, egfr_ml_min) AS egfr,
-                   ln(greatest(uacr_mgg, 0.1)) AS log_uacr,
-                   -- FINDRISC item 'ever high blood glucose': a recorded fasting glucose
-                   -- >= 100 mg/dL or HbA1c >= 5.7 % (ADA 2024 prediabetes thresholds);
-                   -- hub derivation from routine data
-                   coalesce(glucose_mgdl >= 100 OR hba1c_pct >= 5.7, false) AS high_glucose_ever
-            FROM t
-        """).to_arrow_table()
+        con.register("t", table)
+        return con.sql(f"SELECT *{exclude}, {', '.join(derived)} FROM t").to_arrow_table()
     finally:
         con.close()
 
@@ -382,7 +392,7 @@ def train(
     seed: int,
     n_boot: int = 500,
     lineage: dict[str, str] | None = None,
-    test_mask: np.ndarray | None = None,
+    test_column: str | None = None,
 ) -> TrainResult:
     """Fit on the training people, evaluate on the held-out people (see module docstring)."""
     pop = _population(prepare(table), spec)
@@ -390,13 +400,12 @@ def train(
         raise InputError(f"training table lacks outcome {spec.outcome!r}", field=spec.outcome)
     y = np.asarray(pop.column(spec.outcome).to_numpy(zero_copy_only=False), dtype=bool)
     x, names = design_matrix(pop, spec.features)
-    held = (
-        test_mask
-        if test_mask is not None
-        else split(np.array(pop.column("person_id").to_pylist()), seed)
-    )
-    if test_mask is not None and held.size != pop.num_rows:
-        raise InputError("test mask does not match the population", rows=pop.num_rows)
+    if test_column is not None:
+        if test_column not in pop.column_names:
+            raise InputError("training table lacks the held-out column", field=test_column)
+        held = np.asarray(pop.column(test_column).to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        held = split(np.array(pop.column("person_id").to_pylist()), seed)
     tr, te = ~held, held
     for part, mask in (("training", tr), ("held-out", te)):
         if y[mask].sum() == 0 or y[mask].all():
