@@ -24,6 +24,7 @@ from axhub.synth import calibration as cal
 from axhub.synth.population import BASELINE, Columns
 
 HORIZON_YEARS = 5.0
+HORIZON_END = np.datetime64("2030-01-01", "D")  # exclusive
 
 # PREVENT base model, 10-year stroke (clinical-scores.md Appendix A): (female, male).
 PREVENT_STROKE = {
@@ -298,7 +299,9 @@ def draw_events(rng: np.random.Generator, p: Columns, h: Columns) -> tuple[Colum
         t_parts.append(t[idx])
     idx_all = np.concatenate(idx_parts)
     t_all = np.concatenate(t_parts)
-    days = np.floor(t_all * 365.25).astype(np.int64)
+    # Map [0, 5) years onto the horizon's calendar days (2025-01-01 .. 2029-12-31).
+    horizon_days = int((HORIZON_END - BASELINE).astype(np.int64))
+    days = np.floor(t_all / HORIZON_YEARS * horizon_days).astype(np.int64)
     ev: Columns = {
         "person": idx_all,
         "event": np.concatenate(name_parts),
