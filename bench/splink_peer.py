@@ -20,7 +20,7 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 
-def settings_for(kind: str) -> tuple[SettingsCreator, list, list]:
+def settings_for(kind: str) -> tuple[SettingsCreator, list, list, list]:
     if kind == "febrl":
         comparisons = [
             cl.NameComparison("given_name"),
@@ -41,6 +41,10 @@ def settings_for(kind: str) -> tuple[SettingsCreator, list, list]:
             block_on("postcode", "street_number"),
         ]
         em = [block_on("date_of_birth"), block_on("surname")]
+        deterministic = [
+            block_on("given_name", "surname", "date_of_birth"),
+            block_on("surname", "postcode", "street_number"),
+        ]
     else:  # normalised region identifiers (romanised name skeletons)
         comparisons = [
             cl.JaroWinklerAtThresholds("name"),
@@ -56,6 +60,8 @@ def settings_for(kind: str) -> tuple[SettingsCreator, list, list]:
             block_on("name", "district"),
         ]
         em = [block_on("birth_date"), block_on("name")]
+        # precise rules only: name + birth year pairs are mostly namesakes in a large region
+        deterministic = [block_on("name", "birth_date"), block_on("phone", "birth_date")]
     s = SettingsCreator(
         link_type="link_only",
         unique_id_column_name="record_id",
@@ -63,7 +69,7 @@ def settings_for(kind: str) -> tuple[SettingsCreator, list, list]:
         blocking_rules_to_generate_predictions=blocking,
         retain_intermediate_calculation_columns=False,
     )
-    return s, blocking, em
+    return s, blocking, em, deterministic
 
 
 def main() -> None:
@@ -73,9 +79,9 @@ def main() -> None:
     frames = []
     for site, path in sorted(spec["inputs"].items()):
         frames.append(db.register(pq.read_table(path), dataset_display_name=site))
-    settings, blocking, em = settings_for(spec["kind"])
+    settings, _blocking, em, deterministic = settings_for(spec["kind"])
     linker = Linker(frames, settings)
-    linker.training.estimate_probability_two_random_records_match(blocking[:2], recall=0.9)
+    linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6)
     for rule in em:
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
