@@ -91,6 +91,7 @@ def test_rows_the_sources_did_not_support_stay_out(kb: Knowledge) -> None:
 def test_corrected_rows_keep_their_correction(kb: Knowledge) -> None:
     by_pair = {(kb.drugs[r.a].drug_id, kb.foods[r.b].food_id): r for r in kb.known_food}
     assert by_pair[("warfarin", "goji")].severity == "moderate"
+    assert by_pair[("colchicine", "grapefruit")].severity == "moderate"
     ginseng = by_pair[("warfarin", "red_ginseng")]
     assert (ginseng.mechanism, ginseng.cited.source_id) == ("unclear", "mfds_hff")
     drug = {
@@ -123,7 +124,7 @@ def test_docs_summary_table_matches_the_data() -> None:
     [
         ("acetaminophen", "alcohol", "V"),
         ("simvastatin", "grapefruit", "S"),
-        ("digoxin", "licorice", "U"),
+        ("cetirizine", "alcohol", "U"),
     ],
 )
 def test_findings_expose_the_best_status_of_their_rows(drug: str, food: str, status: str) -> None:
