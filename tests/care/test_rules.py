@@ -241,3 +241,15 @@ def test_same_result_one_by_one_and_in_one_batch(tmp_path: Path) -> None:
         assert got[0] == got[1] == case.expected, case.id
     batch.close()
     single.close()
+
+
+def test_home_bp_alert_shows_the_trend_against_the_week_before(sqlite_store: CareStore) -> None:
+    sqlite_store.enrol("p-1", care_team="t")
+    week_before = [r("bp", 128, value2=80, minutes=-(8 + d) * D) for d in range(3)]
+    this_week = [r("bp", 140, value2=84, minutes=-d * D) for d in range(3)]
+    ingest_messages(sqlite_store, week_before + this_week, now=NOON_KST + timedelta(hours=1))
+    [a] = alerts.worklist(sqlite_store)
+    assert a.rule_id == "bp.home_uncontrolled"
+    assert (a.detail["mean_sys_7d"], a.detail["mean_sys_prev_7d"], a.detail["trend"]) == (
+        140.0, 128.0, "rising",
+    )  # fmt: skip

@@ -111,7 +111,7 @@ def _frame_from_dicts(rows: Sequence[Mapping[str, Any]]) -> Frame:
 
 #: history each kind's rules need around the batch: (seconds before, seconds after)
 HISTORY_NEEDS: dict[str, tuple[int, int]] = {
-    "bp": (7 * DAY + 2 * 3600, 2 * 3600),  # 7-day mean; confirmation +-1 h (and look-ahead)
+    "bp": (14 * DAY + 2 * 3600, 2 * 3600),  # 7-day mean and the week before; confirmation
     "weight": (3 * DAY + 3600, 3 * DAY),  # 3-day gain (and look-ahead)
     "spo2": (7 * DAY + 3600, 3600),  # usual value over 7 days
     "temperature": (7 * DAY + 3600, DAY),  # baseline 7 days; repeated within 24 h

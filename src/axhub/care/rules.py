@@ -372,17 +372,26 @@ def _bp(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _
     t_dia = _column(people, tg.person, "bp_home_dia")
     enough = n7 >= FIXED["bp_home_min_readings"].value
     uncontrolled = enough & ((mean_sys >= t_sys) | (mean_dia >= t_dia))
-    em.emit(
-        uncontrolled,
-        "bp.home_uncontrolled",
-        "info",
-        lambda i: {
+    # the week before, for the trend the nurse sees (no guideline slope: no rule of its own)
+    s14, e14 = hist.window(tg.pcode, tg.t - 14 * DAY, tg.t - 7 * DAY, right=False)
+    n14 = (e14 - s14).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prev_sys = hist.sums(hv, s14, e14) / n14
+    prev_ok = n14 >= FIXED["bp_home_min_readings"].value
+
+    def detail(i: int) -> dict[str, Any]:
+        d: dict[str, Any] = {
             "mean_sys_7d": round(float(mean_sys[i]), 1),
             "mean_dia_7d": _num(round(float(mean_dia[i]), 1)),
             "readings_7d": int(n7[i]),
             "threshold": [float(t_sys[i]), float(t_dia[i])],
-        },
-    )
+        }
+        if prev_ok[i]:
+            d["mean_sys_prev_7d"] = round(float(prev_sys[i]), 1)
+            d["trend"] = "rising" if mean_sys[i] > prev_sys[i] else "not rising"
+        return d
+
+    em.emit(uncontrolled, "bp.home_uncontrolled", "info", detail)
 
 
 def _glucose(tg: Frame, people: Mapping[str, Person], parent: _Emitter) -> None:
