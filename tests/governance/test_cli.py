@@ -46,7 +46,7 @@ def test_deidentify_consent_and_audit_through_the_cli(env, tmp_path) -> None:
     f = ndjson(tmp_path / "c.ndjson", [consent("w1", "h8")])
     r = run("consent", "import", str(f), "--site", "hallym", "--data-dir", d)
     assert r.exit_code == 0, r.output
-    assert "imported 1 consent records" in r.stdout
+    assert "hallym: imported 1 consent records" in r.stdout
 
     r = run(
         "governance",

@@ -305,3 +305,30 @@ def test_withdrawn_consent_is_always_excluded(
     zone_ids = {pseudonym(KeyStore(big_zone).key("zone"), f"person:R{i}") for i in withdrawn_now}
     project_ids = {pseudonym(KeyStore(big_zone).key("project:p1"), z) for z in zone_ids}
     assert seen.isdisjoint(project_ids)
+
+
+def test_consents_sent_through_ingest_are_imported_per_site(settings, tmp_path) -> None:
+    from axhub.ingest import ingest
+
+    from .conftest import korean_patient
+
+    for site, pid in (("knuh", "k1"), ("hallym", "h7")):
+        folder = tmp_path / site
+        folder.mkdir()
+        ndjson(
+            folder / "Patient.000.ndjson",
+            [korean_patient(pid, "김영희", "010-1", "M", "1948-03-15", "퇴계동")],
+        )
+        ndjson(folder / "Consent.000.ndjson", [consent(f"c-{site}", pid)])
+        ingest(folder, site=site, settings=settings)
+    store = make_store(settings, NOW)
+    reports = store.import_consent_from_raw(OP)
+    assert {s: r.records for s, r in reports.items()} == {"hallym": 1, "knuh": 1}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    ndjson(bad / "Consent.000.ndjson", [{**consent("c-x", "k1"), "status": "actve"}])
+    ingest(bad, site="knuh", settings=settings)
+    with pytest.raises(InputError) as exc:
+        store.import_consent_from_raw(OP)
+    assert exc.value.path.endswith("Consent.000.ndjson") and exc.value.line == 1
+    assert exc.value.field == "status"

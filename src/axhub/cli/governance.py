@@ -119,28 +119,41 @@ def project_add_command(
 
 @consent_app.command("import")
 def consent_import_command(
-    file: Path = typer.Argument(..., help="NDJSON file of FHIR R4 Consent resources."),
-    site: str = typer.Option(..., "--site", help="Site the Consent records come from."),
+    file: Path | None = typer.Argument(None, help="NDJSON file of FHIR R4 Consent resources."),
+    site: str | None = typer.Option(None, "--site", help="Site the Consent file comes from."),
+    from_raw: bool = typer.Option(
+        False, "--from-raw", help="Import the Consent resources sites sent through ingest."
+    ),
     data_dir: Path | None = _DATA_DIR,
     operator: str | None = _OPERATOR,
 ) -> None:
-    """Import consent decisions; the whole file is rejected if any record is bad."""
+    """Import consent decisions; a file (or a site's raw Consents) with any bad record is
+    rejected whole."""
     from axhub.cli.main import err_console, handle_errors
     from axhub.errors import InputError
 
     @handle_errors
     def run() -> None:
+        store = _store(data_dir)
         try:
-            report = _store(data_dir).import_consent(_operator(operator), file, site)
+            if from_raw:
+                reports = store.import_consent_from_raw(_operator(operator))
+            elif file is not None and site is not None:
+                reports = {site: store.import_consent(_operator(operator), file, site)}
+            else:
+                raise InputError("give FILE with --site SITE, or --from-raw", field="FILE")
         except InputError as exc:
             for line in exc.fields.get("problems", [])[1:]:
                 err_console.print(line)
             raise
-        typer.echo(
-            f"imported {report.records} consent records from {report.resources} resources "
-            f"({report.duplicates} already stored, {report.retracted} retracted, "
-            f"skipped by status: {report.skipped_status or 'none'})"
-        )
+        for name, report in sorted(reports.items()):
+            typer.echo(
+                f"{name}: imported {report.records} consent records from {report.resources} "
+                f"resources ({report.duplicates} already stored, {report.retracted} retracted, "
+                f"skipped by status: {report.skipped_status or 'none'})"
+            )
+        if not reports:
+            typer.echo("no Consent resources in the raw zone")
 
     run()
 

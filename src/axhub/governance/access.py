@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,10 +27,13 @@ from axhub.governance import registry
 from axhub.governance.audit import AuditLog, Clock, utc_now
 from axhub.governance.consent import (
     ConsentImportReport,
+    Parsed,
     check_site,
     excluded_persons_sql,
     known_sites,
+    parse_consent_lines,
     parse_consents,
+    raw_consent_lines,
     store_consents,
 )
 from axhub.governance.deid import DeidReport, deidentify, integrated_path
@@ -490,13 +494,29 @@ class GovernedStore:
         )
 
     def import_consent(self, operator: Principal, path: Path, site: str) -> ConsentImportReport:
+        """Import one site's FHIR Consent NDJSON file (all-or-nothing)."""
         self.ensure(operator, "operations", "import_consent")
         check_site(site, known_sites(self.settings))
-        records, skipped, retracted = parse_consents(Path(path), site)
+        parsed = parse_consents(Path(path), site)
+        return self._store_consents(operator, site, parsed, Path(path).name)
+
+    def import_consent_from_raw(self, operator: Principal) -> dict[str, ConsentImportReport]:
+        """Import the Consent resources each site sent through ingest (raw zone), per site."""
+        self.ensure(operator, "operations", "import_consent")
+        return {
+            site: self._store_consents(operator, site, parse_consent_lines(lines, site), "raw")
+            for site, lines in raw_consent_lines(self.settings).items()
+        }
+
+    def _store_consents(
+        self, operator: Principal, site: str, parsed: Parsed, source: str
+    ) -> ConsentImportReport:
+        records, skipped, retracted = parsed
+        run_id = uuid.uuid4().hex
         with self._registry() as con:
-            new, dups, gone = store_consents(con, self.settings, records, retracted, site)
+            new, dups, gone = store_consents(con, self.settings, records, retracted, site, run_id)
         report = ConsentImportReport(
-            run_id="",
+            run_id=run_id,
             resources=len({r.consent_id for r in records}),
             records=new,
             duplicates=dups,
@@ -509,11 +529,12 @@ class GovernedStore:
             role=operator.role.value,
             purpose="operations",
             detail={
+                "run_id": run_id,
                 "site": site,
                 "records": new,
                 "duplicates": dups,
                 "retracted": gone,
-                "file": Path(path).name,
+                "source": source,
             },
         )
         return report

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,8 @@ class ConsentRecord:
     effective_to: dt.datetime | None
     recorded: dt.datetime
     consent_id: str
-    source: str  # file:line
+    source: str  # file name:line
+    where: Loc = field(compare=False, default=("", 0))
 
 
 @dataclass
@@ -61,22 +62,24 @@ class ConsentImportReport:
     retracted: int = 0
 
 
+Loc = tuple[str, int]  # (source file, line)
+
+
 @dataclass
 class _Problems:
-    path: str
-    items: list[tuple[int, str, str]] = field(default_factory=list)
+    items: list[tuple[Loc, str, str]] = field(default_factory=list)
 
-    def add(self, line: int, field_path: str, message: str) -> None:
-        self.items.append((line, field_path, message))
+    def add(self, loc: Loc, field_path: str, message: str) -> None:
+        self.items.append((loc, field_path, message))
 
     def raise_if_any(self) -> None:
         if not self.items:
             return
-        line, fpath, msg = self.items[0]
-        listing = [f"{self.path}:{ln}: {fp}: {m}" for ln, fp, m in self.items[:50]]
+        (path, line), fpath, msg = self.items[0]
+        listing = [f"{p}:{ln}: {fp}: {m}" for (p, ln), fp, m in self.items[:50]]
         raise InputError(
             f"{len(self.items)} bad consent record(s); first: {msg}",
-            path=self.path,
+            path=path,
             line=line,
             field=fpath,
             problems=listing,
@@ -91,7 +94,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _time(value: Any, line: int, fpath: str, problems: _Problems) -> dt.datetime | None:
+def _time(value: Any, line: Loc, fpath: str, problems: _Problems) -> dt.datetime | None:
     if not isinstance(value, str):
         problems.add(line, fpath, "missing or not a string")
         return None
@@ -105,7 +108,7 @@ def _time(value: Any, line: int, fpath: str, problems: _Problems) -> dt.datetime
 
 
 def _provision(
-    prov: Any, fpath: str, line: int, problems: _Problems, base: str | None
+    prov: Any, fpath: str, line: Loc, problems: _Problems, base: str | None
 ) -> list[tuple[str, list[Purpose] | None, dict[str, Any]]]:
     """(decision, purposes or None for all, period) for a provision and its nested ones."""
     if not isinstance(prov, dict):
@@ -142,21 +145,30 @@ def _provision(
     return out
 
 
-def parse_consents(path: Path, site: str) -> tuple[list[ConsentRecord], dict[str, int], set[str]]:
-    """Parse an NDJSON file of FHIR R4 Consent resources.
+Parsed = tuple[list[ConsentRecord], dict[str, int], set[str]]
 
-    Returns the active records, counts of skipped statuses and the ids of Consents marked
-    entered-in-error.  Raises InputError naming every bad record (file, line, field path).
-    """
-    problems = _Problems(str(path))
-    records: list[ConsentRecord] = []
-    skipped: dict[str, int] = {}
-    retracted: set[str] = set()
+
+def parse_consents(path: Path, site: str) -> Parsed:
+    """Parse an NDJSON file of FHIR R4 Consent resources (see ``parse_consent_lines``)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read consent file: {exc}", path=str(path)) from None
-    for n, text in enumerate(lines, start=1):
+    return parse_consent_lines(((str(path), n, t) for n, t in enumerate(lines, 1)), site)
+
+
+def parse_consent_lines(lines: Iterable[tuple[str, int, str]], site: str) -> Parsed:
+    """Parse FHIR R4 Consent resources given as (source file, line, JSON text).
+
+    Returns the active records, counts of skipped statuses and the ids of Consents marked
+    entered-in-error.  Raises InputError naming every bad record (file, line, field path).
+    """
+    problems = _Problems()
+    records: list[ConsentRecord] = []
+    skipped: dict[str, int] = {}
+    retracted: set[str] = set()
+    for src, line_no, text in lines:
+        n: Loc = (src, line_no)
         if not text.strip():
             continue
         try:
@@ -219,7 +231,16 @@ def parse_consents(path: Path, site: str) -> tuple[list[ConsentRecord], dict[str
                 continue
             records += [
                 ConsentRecord(
-                    site, ref[8:], p, decision, start, end, recorded, cid, f"{path.name}:{n}"
+                    site,
+                    ref[8:],
+                    p,
+                    decision,
+                    start,
+                    end,
+                    recorded,
+                    cid,
+                    f"{Path(src).name}:{line_no}",
+                    n,
                 )
                 for p in todo
             ]
@@ -230,7 +251,7 @@ def parse_consents(path: Path, site: str) -> tuple[list[ConsentRecord], dict[str
         other = seen.setdefault(key, rec)
         if other.decision != rec.decision:
             problems.add(
-                int(rec.source.rsplit(":", 1)[1]),
+                rec.where,
                 "provision.type",
                 f"conflicts with {other.source}: {other.decision} vs {rec.decision} for "
                 f"{rec.purpose.value} from the same time",
@@ -256,6 +277,25 @@ def known_sites(settings: Settings) -> list[str]:
     return []
 
 
+def raw_consent_lines(settings: Settings) -> dict[str, list[tuple[str, int, str]]]:
+    """Consent resources in the raw zone per site, with the file and line they came from."""
+    path = settings.raw_zone_path
+    if not path.exists():
+        raise NotFoundError(f"no raw zone at {path}: run `axhub ingest` first", path=str(path))
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT site, source_file, source_line, CAST(resource AS VARCHAR) FROM resources "
+            "WHERE resource_type = 'Consent' ORDER BY 1, 2, 3"
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, list[tuple[str, int, str]]] = {}
+    for site, src, line, text in rows:
+        out.setdefault(site, []).append((str(src), int(line or 0), text))
+    return out
+
+
 def check_site(site: str, sites: list[str]) -> None:
     if site not in sites:
         raise NotFoundError(
@@ -271,6 +311,7 @@ def store_consents(
     records: list[ConsentRecord],
     retracted: set[str],
     site: str,
+    run_id: str,
 ) -> tuple[int, int, int]:
     """Write parsed records into the governance store; returns (new, duplicates, retracted).
 
@@ -292,7 +333,6 @@ def store_consents(
         )
         for r in records
     ]
-    run_id = uuid.uuid4().hex
     con.execute("BEGIN")
     try:
         gone = 0
