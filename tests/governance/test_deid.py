@@ -392,3 +392,28 @@ def test_synthetic_region_end_to_end_has_no_direct_identifiers(settings, audit, 
     loc = next(json.loads(r["resource"]) for r in rows if r["resource_type"] == "Location")
     assert set(loc["address"]) <= {"district", "city", "state", "country"}
     assert loc["address"]["district"]
+
+
+def test_objects_where_strings_belong_are_dropped(sql_session) -> None:
+    con = sql_session
+    resource = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "birthDate": {"text": "1948-03-15 김영희"},
+        "address": [{"district": {"name": "김영희"}, "city": "춘천시"}],
+        "maritalStatus": {
+            "coding": [
+                {"system": {"name": "김영희"}, "code": ["x", "김영희"], "display": "Married"}
+            ]
+        },
+    }
+    con.execute("DELETE FROM raw.resources")
+    con.execute(
+        "INSERT INTO raw.resources VALUES ('s', 'Patient', 'p1', ?, ?)",
+        [NOW, json.dumps(resource, ensure_ascii=False)],
+    )
+    doc = json.loads(con.execute(resource_sql(ALLOW, "Patient")).fetchall()[0][5])
+    assert "김영희" not in json.dumps(doc, ensure_ascii=False)
+    assert doc["address"] == [{"city": "춘천시"}]
+    assert doc["maritalStatus"] == {"coding": [{"display": "Married"}]}
+    assert "birthDate" not in doc

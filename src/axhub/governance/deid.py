@@ -193,7 +193,18 @@ def _is_patient_ref(ref: str) -> str:
 
 
 def _address(a: str) -> str:
-    return _obj([(k, _get(a, k)) for k in _ADDRESS])
+    return _obj([(k, _json_text(_get(a, k))) for k in _ADDRESS])
+
+
+def _json_text(value: str) -> str:
+    """A JSON value only when it is a string (an object or array in its place is dropped)."""
+    return f"CASE WHEN json_type({value}) = 'VARCHAR' THEN {value} END"
+
+
+def _text(x: str) -> str:
+    """A typed-struct string leaf; ``json_transform`` renders an object or array put where a
+    string belongs as its JSON text, which must not pass: it is dropped."""
+    return f"CASE WHEN left({x}, 1) IN ('{{', '[') THEN NULL ELSE {x} END"
 
 
 def _district(value: str, depth: int) -> str:
@@ -258,7 +269,7 @@ def _slist(x: str, fn: Any, depth: int) -> str:
 
 
 def _s_coding(c: str, depth: int) -> str:
-    return _struct([(k, _field(c, k)) for k in _CODING], depth)
+    return _struct([(k, _text(_field(c, k))) for k in _CODING], depth)
 
 
 def _s_concept(c: str, depth: int) -> str:
@@ -284,7 +295,7 @@ def _sx(x: str, spec: Spec, depth: int) -> str:
         case "keep":
             return x
         case "year_month":
-            return f"left({x}, 7)"
+            return f"left({_text(x)}, 7)"
         case "concept":
             return _s_concept(x, depth)
         case "concepts":
