@@ -137,17 +137,27 @@ def generate(
         seed, p, h, visits, d.demo, d.plan, d.prescriber, person_ids, d.stroke_admission_site
     )
     files = Files(out, gzip_output)
-    outputs = [
-        write_site(region, si, np.random.default_rng(streams[8 + si]), files)
-        for si in range(len(SITES))
-    ]
+    try:
+        outputs = [
+            write_site(region, si, np.random.default_rng(streams[8 + si]), files)
+            for si in range(len(SITES))
+        ]
+        phc_patient_of_person = outputs[SITES.index("phc")].patient_of_person
+        dev = _write_devices(
+            np.random.default_rng(streams[13]),
+            files,
+            p,
+            h,
+            vmatrix,
+            phc_patient_of_person,
+            seed,
+            out,
+        )
+    finally:
+        files.close()
     counts = {site: o.counts for site, o in zip(SITES, outputs, strict=True)}
     site_rows = [o.records for o in outputs]
-    phc_patient_of_person = outputs[SITES.index("phc")].patient_of_person
     knuh_patient_of_person = outputs[SITES.index("knuh")].patient_of_person
-    dev = _write_devices(
-        np.random.default_rng(streams[13]), files, p, h, vmatrix, phc_patient_of_person, seed, out
-    )
     meta = _write_metabolomics(rng14, p, h, vmatrix, knuh_patient_of_person, out)
 
     gt = out / "ground_truth"

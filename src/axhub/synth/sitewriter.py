@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +21,9 @@ from axhub.synth import resources as res
 from axhub.synth.population import Columns, digits
 from axhub.synth.sites import CLINIC_IDS, SITES, branch_location_id
 
-CHUNK = 400_000  # rows rendered at a time (bounds memory)
+CHUNK = 250_000  # rows rendered at a time (bounds memory)
+RENDER_THREADS = 2  # chunks rendered concurrently (2 cores)
+RENDER_AHEAD = 2  # rendered chunks waiting to be written, at most
 MRN_PREFIX = {"knuh": "K", "hallym": "H", "phc": "P", "clinics": "C"}
 
 
@@ -34,30 +39,56 @@ def chunks(n: int) -> list[slice]:
     return [slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)] or [slice(0, 0)]
 
 
+Part: TypeAlias = pa.Array | bytes | Callable[[], pa.Array]
+
+
 @dataclass
 class Files:
-    """NDJSON files of one run; records what was written for the manifest."""
+    """NDJSON files of one run; records what was written for the manifest.
+
+    A part given as a callable is rendered on a small thread pool (Arrow kernels release the
+    GIL), up to ``RENDER_AHEAD`` chunks ahead, and written in the order given.
+    """
 
     out: Path
     gzip: bool
     written: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0  # time spent rendering and writing lines (not in the manifest)
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="render")
+    )
 
-    def write(self, rel: str, parts: Iterator[pa.Array | bytes] | list[pa.Array | bytes]) -> None:
+    def write(self, rel: str, parts: Iterable[Part]) -> None:
         t0 = time.perf_counter()
         w = r.NdjsonWriter(self.out / rel, self.gzip)
+        window: deque[Future[pa.Array] | bytes | pa.Array] = deque()
+
+        def emit() -> None:
+            item = window.popleft()
+            if isinstance(item, bytes):
+                w.write_raw(item)
+            else:
+                w.write(item.result() if isinstance(item, Future) else item)
+
         try:
             for part in parts:
-                if isinstance(part, bytes):
-                    w.write_raw(part)
-                else:
-                    w.write(part)
+                window.append(self.pool.submit(part) if callable(part) else part)
+                while len(window) > RENDER_AHEAD:
+                    emit()
+            while window:
+                emit()
         finally:
+            for item in window:
+                if isinstance(item, Future):
+                    item.cancel()
             w.close()
             self.seconds += time.perf_counter() - t0
         self.written.append(
             {"path": str(w.path.relative_to(self.out)), "lines": w.lines, "bytes": w.bytes}
         )
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
 
 @dataclass
@@ -123,9 +154,10 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
     updated = res.datetimes(enc["end"][last_of_visit])
     files.write(f"{base}/Patient.000.ndjson", [res.patients(site, cols, updated)])
 
-    def encounter_parts() -> Iterator[pa.Array]:
+    def encounter_parts() -> Iterator[Part]:
         for s in chunks(n_enc):
-            yield res.encounters(
+            yield partial(
+                res.encounters,
                 enc_id[s],
                 enc_patient[s],
                 enc["start"][s],
@@ -142,10 +174,11 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
     n_bp, n_q, n_sm = len(obs["bp_enc"]), len(obs["enc"]), len(obs["smoking_enc"])
     obs_id = ids(n_bp + n_q + n_sm, si * 10 + 2, seed)
 
-    def observation_parts() -> Iterator[pa.Array]:
+    def observation_parts() -> Iterator[Part]:
         for s in chunks(n_bp):
             e = obs["bp_enc"][s]
-            yield res.bp_observations(
+            yield partial(
+                res.bp_observations,
                 obs_id[s],
                 take(enc_patient, e),
                 take(enc_id, e),
@@ -155,7 +188,8 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
             )
         for s in chunks(n_q):
             e = obs["enc"][s]
-            yield res.quantity_observations(
+            yield partial(
+                res.quantity_observations,
                 obs_id[n_bp + s.start : n_bp + s.stop],
                 take(enc_patient, e),
                 take(enc_id, e),
@@ -165,7 +199,8 @@ def write_site(region: Region, si: int, rng: np.random.Generator, files: Files) 
             )
         e = obs["smoking_enc"]
         if len(e):
-            yield res.smoking_observations(
+            yield partial(
+                res.smoking_observations,
                 obs_id[n_bp + n_q :],
                 take(enc_patient, e),
                 take(enc_id, e),
