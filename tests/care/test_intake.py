@@ -183,3 +183,19 @@ def test_a_poison_message_is_quarantined_not_fatal(store: CareStore) -> None:
     res = ingest_messages(store, [huge, reading("glucose", 100), odd_ctx])
     assert res.stored >= 1 and res.stored + res.quarantined == 3
     assert any("value" in (p["field"] or "") or "unreadable" in p["reason"] for p in res.problems)
+
+
+def test_transaction_bundle_with_urn_subject_and_one_bad_entry(store: CareStore) -> None:
+    """A PHD-style upload: Patient by urn:uuid; the bad Observation is quarantined alone."""
+    store.enrol("p-1", care_team="t")
+    good = {**observation("59408-5", 96, "%", ident="g"), "subject": {"reference": "urn:uuid:1"}}
+    bad = observation("59408-5", 96, "g/L", ident="b")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "id": "p-1"}},
+        {"fullUrl": "urn:uuid:2", "resource": good},
+        {"fullUrl": "urn:uuid:3", "resource": bad},
+    ]}  # fmt: skip
+    res = ingest_messages(store, [bundle])
+    assert (res.stored, res.quarantined) == (1, 1)
+    assert res.problems[0]["field"] == "entry[2].resource.valueQuantity.code"
+    assert _readings(store)[0].person_id == "p-1"

@@ -311,24 +311,39 @@ def parse_observation(obs: dict[str, Any], idx: int) -> list[ParsedReading]:
         raise
 
 
-def _expand(payload: object, idx: int) -> list[ParsedReading]:
+def _expand(payload: object, idx: int) -> tuple[list[ParsedReading], list[Rejected]]:
+    """Readings in one item; a Bundle's bad entries are rejected one by one, not the Bundle."""
     if isinstance(payload, dict) and payload.get("resourceType") == "Bundle":
+        entries = [e for e in payload.get("entry") or [] if isinstance(e, dict)]
+        # transaction Bundles (PHD IG uploads) may point at the Patient entry by urn:uuid
+        local = {
+            e["fullUrl"]: f"{e['resource'].get('resourceType')}/{e['resource'].get('id')}"
+            for e in entries
+            if isinstance(e.get("fullUrl"), str)
+            and isinstance(e.get("resource"), dict)
+            and e["resource"].get("id")
+        }
         out: list[ParsedReading] = []
-        for j, entry in enumerate(payload.get("entry") or []):
-            res = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(res, dict) and res.get("resourceType") == "Observation":
-                try:
-                    out.extend(parse_observation(res, idx))
-                except Rejected as exc:
-                    exc.field = f"entry[{j}].resource.{exc.field}" if exc.field else exc.field
-                    raise
-        if not out:
+        bad: list[Rejected] = []
+        for j, entry in enumerate(entries):
+            res = entry.get("resource")
+            if not (isinstance(res, dict) and res.get("resourceType") == "Observation"):
+                continue
+            ref = (res.get("subject") or {}).get("reference")
+            if isinstance(ref, str) and ref in local:
+                res = {**res, "subject": {"reference": local[ref]}}
+            try:
+                out.extend(parse_observation(res, idx))
+            except Rejected as exc:
+                exc.field = f"entry[{j}].resource.{exc.field}" if exc.field else f"entry[{j}]"
+                bad.append(exc)
+        if not out and not bad:
             raise Rejected("Bundle holds no Observation", "entry")
-        return out
+        return out, bad
     if isinstance(payload, dict) and "resourceType" in payload:
-        return parse_observation(payload, idx)
+        return parse_observation(payload, idx), []
     if isinstance(payload, dict):
-        return [parse_reading(payload, idx)]
+        return [parse_reading(payload, idx)], []
     raise Rejected("message is neither a JSON object nor an array of objects", None)
 
 
@@ -379,7 +394,9 @@ def ingest_messages(
         for j, item in enumerate(items):
             res.received += 1
             try:
-                parsed.extend(_expand(item, i))
+                got, rejected = _expand(item, i)
+                parsed.extend(got)
+                bad.extend((i, r) for r in rejected)
             except Rejected as exc:
                 if isinstance(payload, list):
                     exc.field = f"[{j}].{exc.field}" if exc.field else f"[{j}]"
