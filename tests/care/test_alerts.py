@@ -212,8 +212,8 @@ def test_two_writers_racing_on_one_key_fold_into_one_alert(store: CareStore) -> 
     import threading
     import time
 
+    from axhub.care.frames import Firing
     from axhub.care.monitoring import apply_firings
-    from axhub.care.rules import Firing
 
     store.enrol("p-1", care_team="t")
     t0 = int(NOON_KST.timestamp())

@@ -31,8 +31,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from axhub.care import rules, thresholds
+from axhub.care.frames import DAY, Firing, Frame, Person
 from axhub.care.models import Alert, AlertEvent, Enrolment, Reading
-from axhub.care.rules import DAY, RULES, SEVERITY_RANK, Firing, Frame, Person
+from axhub.care.rules import RULES, SEVERITY_RANK
 from axhub.care.store import one_of
 
 log = logging.getLogger(__name__)

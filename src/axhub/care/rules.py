@@ -12,15 +12,26 @@ a nurse), ``urgent`` (clinical contact within hours; never snoozable), ``emergen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
+from axhub.care.frames import (
+    DAY,
+    Emitter,
+    Firing,
+    Frame,
+    History,
+    Person,
+    column,
+    flag,
+    local_hour,
+    num,
+)
 from axhub.care.thresholds import FIXED
 from axhub.clinical.scores import news2 as N2
 
@@ -128,170 +139,13 @@ def symptom_mask(names: object) -> int:
 #: local hours counted as night for hypoglycaemia (DESIGN; the care team may move them)
 NIGHT_HOURS = (0, 6)
 
-DAY = 86_400
-_SPAN = 1 << 34  # seconds per person block in the composite sort key (~544 years)
-
-
-@dataclass
-class Frame:
-    """Column arrays of readings; ``t`` is UTC epoch seconds."""
-
-    person: Obj
-    kind: Obj
-    t: I64
-    v: F64
-    v2: F64
-    on_oxygen: B
-    rid: Obj = field(default_factory=lambda: np.empty(0, dtype=object))
-    symptoms: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    pcode: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self.t)
-
-    def take(self, m: B | I64) -> Frame:
-        idx = np.flatnonzero(m) if m.dtype == np.bool_ else m
-        return Frame(
-            self.person[idx],
-            self.kind[idx],
-            self.t[idx],
-            self.v[idx],
-            self.v2[idx],
-            self.on_oxygen[idx],
-            self.rid[idx] if len(self.rid) else self.rid,
-            self.symptoms[idx] if len(self.symptoms) else self.symptoms,
-            self.pcode[idx] if len(self.pcode) else self.pcode,
-        )
-
-
-@dataclass(frozen=True)
-class Person:
-    thresholds: Mapping[str, float]
-    conditions: frozenset[str]
-    timezone: str
-
-
-@dataclass
-class Firing:
-    person_id: str
-    rule_id: str
-    severity: str
-    reading_id: str | None
-    effective_t: int | None
-    detail: dict[str, Any]
-    qualifier: str = ""
-
-    @property
-    def dedup_key(self) -> str:
-        base = f"{self.person_id}|{self.rule_id}"
-        return f"{base}|{self.qualifier}" if self.qualifier else base
-
-
-class _Emitter:
-    def __init__(self, targets: Frame) -> None:
-        self.targets = targets
-        self.out: list[Firing] = []
-
-    def emit(
-        self,
-        mask: B,
-        rule_id: str,
-        severity: str | Obj,
-        detail: Callable[[int], dict[str, Any]] | None = None,
-    ) -> None:
-        tg = self.targets
-        for i in np.flatnonzero(mask):
-            sev = severity if isinstance(severity, str) else str(severity[i])
-            d: dict[str, Any] = {"value": _num(tg.v[i])}
-            if not np.isnan(tg.v2[i]):
-                d["value2"] = _num(tg.v2[i])
-            if detail is not None:
-                d.update(detail(int(i)))
-            self.out.append(
-                Firing(str(tg.person[i]), rule_id, sev, str(tg.rid[i]), int(tg.t[i]), d)
-            )
-
-
-def _num(x: float) -> float | None:
-    return None if np.isnan(x) else round(float(x), 3)
-
-
-def _column(people: Mapping[str, Person], persons: Obj, key: str) -> F64:
-    """One threshold as a column aligned with ``persons`` (a look-up per distinct person)."""
-    uniq, inv = np.unique(persons.astype(str), return_inverse=True)
-    vals = np.array([people[p].thresholds[key] for p in uniq], dtype=np.float64)
-    return vals[inv] if len(uniq) else np.zeros(0)
-
-
-def _flag(people: Mapping[str, Person], persons: Obj, condition: str) -> B:
-    uniq, inv = np.unique(persons.astype(str), return_inverse=True)
-    vals = np.array([condition in people[p].conditions for p in uniq], dtype=bool)
-    return vals[inv] if len(uniq) else np.zeros(0, dtype=bool)
-
-
-def local_hour(people: Mapping[str, Person], persons: Obj, t: I64) -> I64:
-    """Local hour of day per reading; loops over distinct time zones, not readings."""
-    out = np.zeros(len(t), dtype=np.int64)
-    if not len(t):
-        return out
-    uniq, inv = np.unique(persons.astype(str), return_inverse=True)
-    tz_of = np.array([people[p].timezone for p in uniq.tolist()])[inv]
-    for tz in set(tz_of.tolist()):
-        m = tz_of == tz
-        zone = ZoneInfo(tz)
-        lo = datetime.fromtimestamp(int(t[m].min()), UTC).astimezone(zone).utcoffset()
-        hi = datetime.fromtimestamp(int(t[m].max()), UTC).astimezone(zone).utcoffset()
-        if lo == hi and lo is not None:
-            out[m] = ((t[m] + int(lo.total_seconds())) % DAY) // 3600
-        else:  # a DST change inside the batch: exact per-reading conversion
-            out[m] = [datetime.fromtimestamp(int(x), UTC).astimezone(zone).hour for x in t[m]]
-    return out
-
-
-class History:
-    """Plausible history of one kind, sorted by (person, time), for window queries."""
-
-    def __init__(self, hist: Frame, kind: str, base: int) -> None:
-        h = hist.take(hist.kind == kind)
-        key = h.pcode * _SPAN + (h.t - base)
-        order = np.argsort(key, kind="stable")
-        self.key = key[order]
-        self.v = h.v[order]
-        self.v2 = h.v2[order]
-        self.on_oxygen = h.on_oxygen[order]
-        self.base = base
-
-    def keys(self, pcode: I64, t: I64) -> I64:
-        return pcode * _SPAN + (t - self.base)
-
-    def window(self, pcode: I64, t_lo: I64, t_hi: I64, right: bool) -> tuple[I64, I64]:
-        """Index ranges [start, end) of readings in [t_lo, t_hi] (``right``) or [t_lo, t_hi)."""
-        lo = np.searchsorted(self.key, self.keys(pcode, t_lo), side="left")
-        hi = np.searchsorted(self.key, self.keys(pcode, t_hi), side="right" if right else "left")
-        return lo.astype(np.int64), hi.astype(np.int64)
-
-    def sums(self, vals: F64, start: I64, end: I64) -> F64:
-        c = np.concatenate([[0.0], np.cumsum(np.nan_to_num(vals))])
-        return c[end] - c[start]
-
-    def mins(self, vals: F64, start: I64, end: I64) -> F64:
-        """Minimum over each [start, end) (NaN where empty), by the reduceat interleave."""
-        out = np.full(len(start), np.nan)
-        ok = end > start
-        if not ok.any() or not len(vals):
-            return out
-        padded = np.concatenate([vals, [np.inf]])
-        idx = np.ravel(np.column_stack([start[ok], end[ok]]))
-        out[ok] = np.minimum.reduceat(padded, idx)[::2]
-        return out
-
 
 def evaluate(
     targets: Frame, history: Frame, people: Mapping[str, Person], now: datetime
 ) -> list[Firing]:
     """All firings for the target readings (history must include the targets)."""
     del now
-    em = _Emitter(targets)
+    em = Emitter(targets)
     if not len(targets):
         return em.out
     allp = np.concatenate([targets.person, history.person]).astype(str)
@@ -314,8 +168,8 @@ def evaluate(
     return em.out
 
 
-def _sub(parent: _Emitter, frame: Frame) -> _Emitter:
-    e = _Emitter(frame)
+def _sub(parent: Emitter, frame: Frame) -> Emitter:
+    e = Emitter(frame)
     e.out = parent.out
     return e
 
@@ -328,13 +182,13 @@ def symptom_names(mask: int) -> list[str]:
     return sorted(n for n, b in SYMPTOM_BITS.items() if mask & b)
 
 
-def _symptom_rule(tg: Frame, em: _Emitter) -> None:
+def _symptom_rule(tg: Frame, em: Emitter) -> None:
     m = _has(tg, RED_FLAG_SYMPTOMS)
     em.emit(m, "symptoms.red_flag", "urgent",
             lambda i: {"symptoms": symptom_names(int(tg.symptoms[i]))})  # fmt: skip
 
 
-def _bp(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _Emitter) -> None:
+def _bp(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: Emitter) -> None:
     if not len(tg) or hist is None:
         return
     em = _sub(parent, tg)
@@ -357,7 +211,7 @@ def _bp(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _
         lambda i: {"action": "repeat measurement", "confirm_minutes": win // 60},
     )
     em.emit(sys_ >= FIXED["bp_extreme_sys"].value, "bp.extreme", "urgent")
-    low_line = _column(people, tg.person, "bp_low_sys")
+    low_line = column(people, tg.person, "bp_low_sys")
     low = sys_ <= low_line
     low_sev = np.where(sys_ <= 90, "urgent", "warning").astype(object)
     em.emit(low, "bp.low", low_sev, lambda i: {"threshold": float(low_line[i])})
@@ -368,8 +222,8 @@ def _bp(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _
         mean_sys = hist.sums(hv, s7, e7) / n7
         has_dia = (~np.isnan(hv2)).astype(np.float64)
         mean_dia = hist.sums(hv2, s7, e7) / hist.sums(has_dia, s7, e7)
-    t_sys = _column(people, tg.person, "bp_home_sys")
-    t_dia = _column(people, tg.person, "bp_home_dia")
+    t_sys = column(people, tg.person, "bp_home_sys")
+    t_dia = column(people, tg.person, "bp_home_dia")
     enough = n7 >= FIXED["bp_home_min_readings"].value
     uncontrolled = enough & ((mean_sys >= t_sys) | (mean_dia >= t_dia))
     # the week before, for the trend the nurse sees (no guideline slope: no rule of its own)
@@ -382,7 +236,7 @@ def _bp(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _
     def detail(i: int) -> dict[str, Any]:
         d: dict[str, Any] = {
             "mean_sys_7d": round(float(mean_sys[i]), 1),
-            "mean_dia_7d": _num(round(float(mean_dia[i]), 1)),
+            "mean_dia_7d": num(round(float(mean_dia[i]), 1)),
             "readings_7d": int(n7[i]),
             "threshold": [float(t_sys[i]), float(t_dia[i])],
         }
@@ -394,13 +248,13 @@ def _bp(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _
     em.emit(uncontrolled, "bp.home_uncontrolled", "info", detail)
 
 
-def _glucose(tg: Frame, people: Mapping[str, Person], parent: _Emitter) -> None:
+def _glucose(tg: Frame, people: Mapping[str, Person], parent: Emitter) -> None:
     if not len(tg):
         return
     em = _sub(parent, tg)
     g = tg.v
     altered = _has(tg, ALTERED_STATUS)
-    low = _column(people, tg.person, "glucose_low")
+    low = column(people, tg.person, "glucose_low")
     l2 = FIXED["glucose_level2"].value
     hour = local_hour(people, tg.person, tg.t)
     night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
@@ -411,8 +265,8 @@ def _glucose(tg: Frame, people: Mapping[str, Person], parent: _Emitter) -> None:
     l1_sev = np.where(night, "urgent", "warning").astype(object)
     em.emit(hypo & ~altered & (g >= l2), "glucose.hypo_l1", l1_sev,
             lambda i: {"night": bool(night[i]), "threshold": float(low[i])})  # fmt: skip
-    hi1 = _column(people, tg.person, "glucose_high")
-    hi2 = _column(people, tg.person, "glucose_very_high")
+    hi1 = column(people, tg.person, "glucose_high")
+    hi2 = column(people, tg.person, "glucose_very_high")
     hhs = g > FIXED["glucose_hhs"].value
     em.emit(hhs, "glucose.hhs", np.where(altered, "emergency", "urgent").astype(object))
     em.emit(~hhs & (g > hi2), "glucose.hyper_l2", "warning", lambda i: {"threshold": hi2[i]})
@@ -430,13 +284,13 @@ def _baseline(
     return mean, n
 
 
-def _spo2(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _Emitter) -> None:
+def _spo2(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: Emitter) -> None:
     if not len(tg) or hist is None:
         return
     em = _sub(parent, tg)
     s = tg.v
-    copd = _flag(people, tg.person, "copd")
-    warn = _column(people, tg.person, "spo2_warn")
+    copd = flag(people, tg.person, "copd")
+    warn = column(people, tg.person, "spo2_warn")
     urgent_line = FIXED["spo2_urgent"].value
     low_s1 = ~copd & (s <= warn)
     sev_s1 = np.where(s <= urgent_line, "urgent", "warning")
@@ -448,22 +302,20 @@ def _spo2(tg: Frame, hist: History | None, people: Mapping[str, Person], parent:
     high_o2 = copd & tg.on_oxygen & (s >= FIXED["spo2_copd_high_on_o2"].value)
     em.emit(high_o2, "spo2.high_on_oxygen", "urgent", lambda i: {"scale": 2})
     mean, n = _baseline(tg, hist, hist.v)
-    drop = _column(people, tg.person, "spo2_drop")
+    drop = column(people, tg.person, "spo2_drop")
     fell = (n >= FIXED["baseline_min_readings"].value) & (mean - s >= drop) & ~low & ~high_o2
     em.emit(fell, "spo2.drop", "warning",
             lambda i: {"usual": round(float(mean[i]), 1), "drop": float(drop[i])})  # fmt: skip
 
 
-def _weight(
-    tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _Emitter
-) -> None:
+def _weight(tg: Frame, hist: History | None, people: Mapping[str, Person], parent: Emitter) -> None:
     if not len(tg) or hist is None:
         return
     em = _sub(parent, tg)
-    hf = _flag(people, tg.person, "hf")
+    hf = flag(people, tg.person, "hf")
     start, end = hist.window(tg.pcode, tg.t - 3 * DAY, tg.t, right=False)
     lowest = hist.mins(hist.v, start, end)
-    gain_line = _column(people, tg.person, "weight_gain_3d")
+    gain_line = column(people, tg.person, "weight_gain_3d")
     with np.errstate(invalid="ignore"):
         gain = np.round(tg.v - lowest, 3)
         fired = hf & ~np.isnan(lowest) & (gain > gain_line)
@@ -472,14 +324,14 @@ def _weight(
 
 
 def _temperature(
-    tg: Frame, hist: History | None, people: Mapping[str, Person], parent: _Emitter
+    tg: Frame, hist: History | None, people: Mapping[str, Person], parent: Emitter
 ) -> None:
     if not len(tg) or hist is None:
         return
     em = _sub(parent, tg)
     x = tg.v
-    frail = _flag(people, tg.person, "frail")
-    single = x > _column(people, tg.person, "fever_frail")
+    frail = flag(people, tg.person, "frail")
+    single = x > column(people, tg.person, "fever_frail")
     rep_line = FIXED["fever_repeat_frail"].value
     start, end = hist.window(tg.pcode, tg.t - DAY, tg.t, right=False)
     n_prev_high = hist.sums((hist.v > rep_line).astype(np.float64), start, end)
@@ -503,7 +355,7 @@ def _temperature(
     em.emit(x <= FIXED["temp_low"].value, "temp.low", "urgent")
 
 
-def _simple(tg: Frame, em: _Emitter) -> None:
+def _simple(tg: Frame, em: Emitter) -> None:
     hr = tg.kind == "heart_rate"
     em.emit(hr & ((tg.v <= FIXED["hr_low"].value) | (tg.v >= FIXED["hr_high"].value)),
             "hr.extreme", "urgent")  # fmt: skip
@@ -558,7 +410,7 @@ NEWS2_KINDS = ("resp_rate", "spo2", "bp", "heart_rate", "consciousness", "temper
 
 
 def _news2(
-    tg: Frame, hists: Mapping[str, History], people: Mapping[str, Person], parent: _Emitter
+    tg: Frame, hists: Mapping[str, History], people: Mapping[str, Person], parent: Emitter
 ) -> None:
     t = tg.take(np.isin(tg.kind, NEWS2_KINDS))
     if not len(t):
@@ -568,7 +420,7 @@ def _news2(
     total = np.zeros(len(t))
     present = np.zeros(len(t), dtype=np.int64)
     missing: list[list[str]] = [[] for _ in range(len(t))]
-    scale2 = _flag(people, t.person, "copd")
+    scale2 = flag(people, t.person, "copd")
     for kind in NEWS2_KINDS:
         h = hists.get(kind)
         if h is None:
