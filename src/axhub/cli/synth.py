@@ -10,8 +10,8 @@ from rich.table import Table
 
 
 def synth_command(
-    people: int = typer.Option(
-        0, "--people", help="People in the region (default: the demo_people setting)."
+    people: int | None = typer.Option(
+        None, "--people", help="People in the region (default: the demo_people setting, 5,000)."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Seed (default: the seed setting)."),
     out: Path = typer.Option(Path("axhub-synth"), "--out", help="Output folder."),
@@ -26,9 +26,9 @@ def synth_command(
 ) -> None:
     """Generate the synthetic region: per-site FHIR NDJSON, devices, metabolomics, ground truth.
 
-    Same people and seed give byte-identical output.  Prints the calibration report (achieved
-    prevalences, 65+ share, district populations versus their targets), also written to
-    DIR/manifest.json.
+    Same people and seed give byte-identical output (layout: docs/synth.md).
+
+    Prints the calibration report, also written to DIR/manifest.json.
     """
     from axhub.cli.main import handle_errors, settings
     from axhub.synth import generate
@@ -37,7 +37,7 @@ def synth_command(
     @handle_errors
     def run() -> None:
         s = settings()
-        n = people or s.demo_people
+        n = s.demo_people if people is None else people
         manifest = generate(
             n,
             s.seed if seed is None else seed,
