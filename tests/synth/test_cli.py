@@ -34,3 +34,13 @@ def test_synth_rejects_bad_people_count(tmp_path):
     result = CliRunner().invoke(app, ["synth", "--people", "-5", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert "people must be at least 1" in result.output
+
+
+def test_synth_defaults_come_from_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("AXHUB_DEMO_PEOPLE", "77")
+    monkeypatch.setenv("AXHUB_SEED", "123")
+    out = tmp_path / "region"
+    result = CliRunner().invoke(app, ["synth", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    assert (manifest["people"], manifest["seed"]) == (77, 123)
