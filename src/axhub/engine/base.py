@@ -121,6 +121,10 @@ class Dialect(ABC):
         """Test the JSON type of ``node``: boolean, number, string, array or null (literal)."""
 
     @abstractmethod
+    def json_kind(self, node: str) -> str:
+        """'ARRAY' or 'NULL' (JSON null) for those kinds of ``node``; anything else otherwise."""
+
+    @abstractmethod
     def json_array_length(self, node: str) -> str:
         """Length of the JSON array ``node``."""
 

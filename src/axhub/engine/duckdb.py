@@ -117,6 +117,9 @@ class DuckDBDialect(Dialect):
     def json_is(self, node: str, json_kind: str) -> str:
         return f"(json_type({node}) IN {_JSON_KINDS[json_kind]})"
 
+    def json_kind(self, node: str) -> str:
+        return f"json_type({node})"
+
     def json_array_length(self, node: str) -> str:
         return f"json_array_length({node})"
 

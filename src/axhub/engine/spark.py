@@ -115,6 +115,12 @@ class SparkDialect(Dialect):
             return f"is_variant_null({node})"
         return f"({schema} = '{json_kind.upper()}')"
 
+    def json_kind(self, node: str) -> str:
+        return (
+            f"(CASE WHEN is_variant_null({node}) THEN 'NULL' WHEN "
+            f"{self.json_is(node, 'array')} THEN 'ARRAY' ELSE 'OTHER' END)"
+        )
+
     def json_array_length(self, node: str) -> str:
         return f"size(try_variant_get({node}, '$', 'array<variant>'))"
 

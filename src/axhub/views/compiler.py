@@ -315,8 +315,8 @@ class _Compiler:
         """The one node of JSON value ``x`` (an array is a collection); ``many`` if more."""
         d = self.d
         return (
-            f"(CASE WHEN {x} IS NULL OR {d.json_is(x, 'null')} THEN NULL "
-            f"WHEN {d.json_is(x, 'array')} THEN (CASE {d.json_array_length(x)} WHEN 0 THEN NULL "
+            f"(CASE {d.json_kind(x)} WHEN 'NULL' THEN NULL "
+            f"WHEN 'ARRAY' THEN (CASE {d.json_array_length(x)} WHEN 0 THEN NULL "
             f"WHEN 1 THEN {d.json_array_first(x)} ELSE {many} END) ELSE {x} END)"
         )
 
@@ -428,9 +428,10 @@ class _Compiler:
 
             def nav(x: str) -> str:
                 flat = d.flatten(d.transform(d.json_as_list(x), e, d.json_get_list(e, name)))
+                # a member of an array is NULL: only then is the array case tested
                 return (
-                    f"(CASE WHEN {d.json_is(x, 'array')} THEN {d.to_json(flat, 'json')} "
-                    f"ELSE {d.json_get(x, name)} END)"
+                    f"coalesce({d.json_get(x, name)}, CASE WHEN {d.json_is(x, 'array')} "
+                    f"THEN {d.to_json(flat, 'json')} END)"
                 )
 
             return V(self.bind(base.sql, nav), "val", t)
