@@ -299,3 +299,32 @@ def test_concurrent_reads_and_operator_writes_in_one_process(store) -> None:
         t.join()
     assert errors == []
     assert store.audit.verify().entries > 30
+
+
+def test_project_key_is_destroyed_only_after_the_processing_period(region, tmp_path) -> None:
+    from axhub.config import Settings
+    from axhub.errors import ConfigError
+
+    s = Settings(data_dir=region.data_dir)  # no master secret: random key files
+    live = GovernedStore(s, clock=lambda: NOW)
+    live.deidentify(OP, pa.table(MAPPING))
+    live.register_project(OP, project("pa"))
+    live.read(RES_A, "research")  # creates the project key
+    key_file = s.data_dir / "keys" / "project_pa.key"
+    assert key_file.exists()
+    with pytest.raises(InputError, match="processing period"):
+        live.destroy_project_key(OP, "pa")
+    later = GovernedStore(s, clock=lambda: NOW + dt.timedelta(days=31))
+    fingerprint = later.destroy_project_key(OP, "pa")
+    assert not key_file.exists() and len(fingerprint) == 16
+    last = list(later.audit.entries())[-1]
+    assert last["detail"] == {
+        "action": "destroy-key",
+        "project_id": "pa",
+        "key_fingerprint": fingerprint,
+    }
+    with pytest.raises(PolicyDenied):
+        later.read(RES_A, "research")  # expired: no new key is ever made
+    assert not key_file.exists()
+    with pytest.raises(ConfigError, match="rotate the secret"):
+        KeyStore(Settings(data_dir=tmp_path, secret_key="s")).destroy("project:pa")

@@ -117,6 +117,23 @@ def project_add_command(
     run()
 
 
+@governance_app.command("project-destroy-key")
+def project_destroy_key_command(
+    project_id: str = typer.Argument(..., help="An expired project."),
+    data_dir: Path | None = _DATA_DIR,
+    operator: str | None = _OPERATOR,
+) -> None:
+    """Destroy an expired project's pseudonym key (audited, with the key's fingerprint)."""
+    from axhub.cli.main import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        fingerprint = _store(data_dir).destroy_project_key(_operator(operator), project_id)
+        typer.echo(f"key of project {project_id} destroyed (fingerprint {fingerprint})")
+
+    run()
+
+
 @consent_app.command("import")
 def consent_import_command(
     file: Path | None = typer.Argument(None, help="NDJSON file of FHIR R4 Consent resources."),

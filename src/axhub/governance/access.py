@@ -555,6 +555,35 @@ class GovernedStore:
             },
         )
 
+    def destroy_project_key(self, operator: Principal, project_id: str) -> str:
+        """End of a project's processing period: destroy its pseudonym key, audited.
+
+        Allowed only once the project has expired (its reads are already refused).
+        """
+        self.ensure(operator, "operations", "manage")
+        with self._registry() as con:
+            project = registry.require_project(con, project_id)
+        now = self.clock()
+        if now < project.expires:
+            raise InputError(
+                f"project {project_id!r} is in its processing period until "
+                f"{project.expires.isoformat()}; its key is destroyed after that",
+                field="project_id",
+            )
+        fingerprint = KeyStore(self.settings).destroy(f"project:{project_id}")
+        self.audit.append(
+            "manage",
+            actor=operator.principal_id,
+            role=operator.role.value,
+            purpose="operations",
+            detail={
+                "action": "destroy-key",
+                "project_id": project_id,
+                "key_fingerprint": fingerprint,
+            },
+        )
+        return fingerprint
+
     def set_roster(self, operator: Principal, care_team: str, person_ids: Sequence[str]) -> None:
         self.ensure(operator, "operations", "manage")
         with self._registry() as con:

@@ -18,7 +18,7 @@ import secrets
 from pathlib import Path
 
 from axhub.config import Settings
-from axhub.errors import ConfigError
+from axhub.errors import ConfigError, NotFoundError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
@@ -64,3 +64,26 @@ class KeyStore:
         with os.fdopen(fd, "wb") as fh:
             fh.write(secrets.token_bytes(32))
         return path.read_bytes()
+
+    def destroy(self, name: str) -> str:
+        """Overwrite and delete the key file ``name``; returns a fingerprint for the record.
+
+        Pseudonyms made with the key can then never be recomputed (evidence of destruction:
+        the fingerprint, SHA-256 of the key, first 16 hex).
+        """
+        if self._master:
+            raise ConfigError(
+                "keys derived from AXHUB_SECRET_KEY cannot be destroyed one by one; "
+                "rotate the secret instead",
+                field="secret_key",
+            )
+        path = self._dir / (name.replace(":", "_") + ".key")
+        if not _NAME.match(name) or not path.exists():
+            raise NotFoundError(f"no key called {name!r}", path=str(path))
+        data = path.read_bytes()
+        with open(path, "r+b") as fh:
+            fh.write(b"\0" * len(data))
+            fh.flush()
+            os.fsync(fh.fileno())
+        path.unlink()
+        return hashlib.sha256(data).hexdigest()[:16]
