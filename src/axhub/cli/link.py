@@ -18,7 +18,7 @@ link_app = typer.Typer(
 def evaluate_command(
     region: Path = typer.Option(..., "--region", help="Synthetic region folder (axhub synth)."),
     threshold: float | None = typer.Option(
-        None, "--threshold", help="Dice threshold (default: the region preset, 0.70)."
+        None, "--threshold", help="Dice threshold (default: the region preset, 0.76)."
     ),
 ) -> None:
     """Encode every site's Patients, link the encodings, print precision, recall and F1.

@@ -15,12 +15,12 @@ from axhub.governance.linkage.matching import LinkConfig
 
 REGION_ENCODING = EncodingConfig(
     fields=(
-        FieldSpec("name", 4),
+        FieldSpec("name", 8),
         FieldSpec("given", 1),
-        FieldSpec("birth_date", 10, "positional"),
+        FieldSpec("birth_date", 12, "positional"),
         FieldSpec("sex", 4, "whole"),
-        FieldSpec("phone", 8, "positional"),
-        FieldSpec("district", 20, "whole"),
+        FieldSpec("phone", 6, "positional"),
+        FieldSpec("district", 12, "whole"),
     ),
     length=1024,
     hardening=(),
@@ -34,7 +34,7 @@ REGION_ENCODING = EncodingConfig(
         ("family", "birth_date:6", "district"),
     ),
 )
-REGION_LINK = LinkConfig(threshold=0.70)
+REGION_LINK = LinkConfig(threshold=0.76)
 
 FEBRL_ENCODING = EncodingConfig(
     fields=(
