@@ -10,8 +10,8 @@ from sqlalchemy import update
 from axhub.care import alerts
 from axhub.care.intake import ingest_messages
 from axhub.care.models import Enrolment, utcnow
-from axhub.care.monitoring import sweep
 from axhub.care.store import CareStore
+from axhub.care.sweep import sweep
 from axhub.errors import InputError, PolicyDenied
 
 from .conftest import NOON_KST

@@ -8,6 +8,7 @@ Entry points for the API, the agents and the CLI:
   the monitoring rules on what was new;
 - :mod:`axhub.care.alerts` is the alert life cycle (acknowledge, snooze with safety floors,
   resolve) and the worklist;
-- :mod:`axhub.care.monitoring` runs the rules on a batch and the periodic sweep
-  (missing data, adherence).
+- :mod:`axhub.care.monitoring` runs the rules on a batch and folds firings into alerts;
+  :mod:`axhub.care.sweep` is the periodic sweep (missing data, adherence);
+- :mod:`axhub.care.tasks` and :mod:`axhub.care.summary` serve the agents.
 """

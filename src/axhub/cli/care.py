@@ -148,8 +148,8 @@ def mqtt_command(
 def sweep_command() -> None:
     """Run the periodic rules: device silent, missed scheduled readings."""
     from axhub.care.models import utcnow
-    from axhub.care.monitoring import sweep
     from axhub.care.store import CareStore
+    from axhub.care.sweep import sweep
     from axhub.cli.main import handle_errors, settings
 
     @handle_errors
