@@ -79,6 +79,8 @@ def device_readings(
     ts = (DEVICE_START + day.astype("timedelta64[D]")).astype("datetime64[m]") + minute.astype(
         "timedelta64[m]"
     )
+    # Reading distributions (ASSUMPTION): home SBP/DBP 3/2 mmHg under the clinic value with
+    # day-to-day noise, glucose around the true FPG, SpO2 ~97 %, weight, steps falling with age.
     value = np.zeros(m)
     value2 = np.full(m, np.nan)
     sel = kind == 0

@@ -128,6 +128,8 @@ def encounters(
         + h["ckd_aware"]
         + h["prior_stroke"]
     )[visit_person]
+    # Encounters per visit in 2022-2024: 1 + Poisson(0.5 + 0.6 per chronic condition), at
+    # most 6 (ASSUMPTION).
     n_enc = 1 + np.minimum(rng.poisson(0.5 + 0.6 * chronic), 5)
     visit = np.repeat(np.arange(len(visit_person)), n_enc)
     day = rng.integers(0, RECORD_DAYS, len(visit))
@@ -186,6 +188,7 @@ def observations(
     do[:, col["height"]] = first
     do[:, col["bmi"]] = first & (a >= 2)
     do[:, col["waist"]] = first & adult & (rng.random(n_enc) < (0.5 if site == "clinics" else 0.7))
+    # Share of first visits with labs, and of later visits of chronic patients (ASSUMPTION).
     p_lab_first = {"knuh": 0.8, "hallym": 0.8, "clinics": 0.6, "phc": 0.5}[site]
     labs = adult & (
         (first & (rng.random(n_enc) < p_lab_first)) | (~first & chronic & (rng.random(n_enc) < 0.4))
@@ -261,6 +264,7 @@ def conditions(
         "ckd_stage4": ckd & (egfr >= 15) & (egfr < 30),
         "ckd_stage5": ckd & (egfr < 15),
         "prior_stroke": h["prior_stroke"],
+        # ASSUMPTION: tobacco use rarely coded as a diagnosis (10 % of current smokers).
         "tobacco_use": (h["smoking_status"] == 2) & (rng.random(len(egfr)) < 0.1),
     }
     # Each known condition is coded at a visited site with probability 0.9 (ASSUMPTION;
@@ -294,6 +298,10 @@ def drug_plan(rng: np.random.Generator, h: Columns, age: np.ndarray) -> Columns:
 
     bptx = h["bp_treated"]
     arb_pref = h["diabetes"] | (h["egfr"] < 60) | (h["uacr"] >= 30)
+    # First antihypertensive: an ARB with diabetes, eGFR <60 or albuminuria (RAS blockade,
+    # KDIGO 2021 Clinical Practice Guideline for BP management in CKD); otherwise amlodipine
+    # 45 %, losartan 30 %, telmisartan 25 % (ASSUMPTION).  A second drug for 60 % of
+    # uncontrolled (ASSUMPTION).
     first = np.where(
         arb_pref,
         np.where(u[:, 0] < 0.5, DRUG_INDEX["losartan"], DRUG_INDEX["telmisartan"]),
@@ -319,9 +327,11 @@ def drug_plan(rng: np.random.Generator, h: Columns, age: np.ndarray) -> Columns:
         [DRUG_INDEX["glimepiride"], DRUG_INDEX["sitagliptin"]],
         DRUG_INDEX["dapagliflozin"],
     )
+    # Add-on for 40 % (and always when metformin is not allowed), insulin 8 % (ASSUMPTION).
     add(dmtx & ((u[:, 4] < 0.4) | (h["egfr"] < 30)), add_on, 0)
     add(dmtx & (u[:, 5] < 0.08), "insulin_glargine", 0)
 
+    # Statin choice atorvastatin 60 % / rosuvastatin 40 % (ASSUMPTION).
     statin = np.where(u[:, 6] < 0.6, DRUG_INDEX["atorvastatin"], DRUG_INDEX["rosuvastatin"])
     add(h["statin"], statin, 0)
 
@@ -332,6 +342,7 @@ def drug_plan(rng: np.random.Generator, h: Columns, age: np.ndarray) -> Columns:
         DRUG_INDEX["warfarin"],
     )
     add(h["oac"], oac, 1)
+    # Antiplatelet after stroke without AF: aspirin 60 % / clopidogrel 40 % (ASSUMPTION).
     anti = np.where(u[:, 1] < 0.6, DRUG_INDEX["aspirin"], DRUG_INDEX["clopidogrel"])
     add(h["antiplatelet"], anti, 1)
     p_all = np.concatenate(rows_p)
