@@ -174,3 +174,13 @@ def test_components_join_chains_across_sites() -> None:
     label = _components(6, np.array([0, 2, 4]), np.array([1, 1, 3]))
     assert label[0] == label[1] == label[2] and label[3] == label[4] and label[5] == 5
     assert len(set(label.tolist())) == 3
+
+
+def test_hamming_lsh_alone_finds_near_duplicates(secret: str) -> None:
+    no_keys = EncodingConfig(fields=REGION_ENCODING.fields, salt_column="birth_year")
+    a = encode(_site(PEOPLE, "a"), secret, no_keys)
+    b = encode(_site(PEOPLE, "b"), secret, no_keys)
+    assert match({"a": a, "b": b}, LinkConfig(threshold=0.76)).num_rows == 0  # no blocking
+    lsh = LinkConfig(threshold=0.76, lsh_tables=16, lsh_bits=12)
+    pairs = match({"a": a, "b": b}, lsh).to_pylist()
+    assert {(p["record_a"], p["record_b"]) for p in pairs} >= {("a0", "b0"), ("a1", "b1")}
