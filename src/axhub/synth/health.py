@@ -114,6 +114,8 @@ def draw_health(rng: np.random.Generator, p: Columns) -> Columns:
     htn_aware = htn & (cascade < cal.HTN_AWARE)
     bptx = htn & (cascade < cal.HTN_TREATED)
     controlled = bptx & (rng.random(n) < cal.HTN_CONTROLLED / cal.HTN_TREATED)
+    # Controlled: SBP around 128 (<140); uncontrolled treated: 10 lower than untreated but
+    # still ≥140 (ASSUMPTION values; the control share itself is sourced).
     sbp = np.where(controlled, rng.normal(128, 6, n).clip(100, 139), sbp_u)
     sbp = np.where(
         bptx & ~controlled, np.maximum(sbp_u - 10, 140 + np.abs(rng.normal(0, 8, n))), sbp
@@ -121,7 +123,7 @@ def draw_health(rng: np.random.Generator, p: Columns) -> Columns:
     # DBP tracks SBP; intercepts ASSUMPTION, set so adult means sit near §3.2 (79 / 74 mmHg).
     dbp = np.where(male, 0.55 * sbp + 9, 0.55 * sbp + 6) + rng.normal(0, 6, n)
     dbp = np.where(~htn | controlled, np.minimum(dbp, 89), dbp).clip(45, 130)
-    hr = rng.normal(72, 10, n) + 10 * has["atrial_fibrillation"]
+    hr = rng.normal(72, 10, n) + 10 * has["atrial_fibrillation"]  # ASSUMPTION
     h |= {"sbp": sbp, "sbp_untreated": sbp_u, "dbp": dbp, "heart_rate": hr.clip(45, 140)}
     h |= {"hypertension_aware": htn_aware, "bp_treated": bptx}
 
@@ -193,8 +195,11 @@ def draw_health(rng: np.random.Generator, p: Columns) -> Columns:
     alb_liab = _liability(rng, m, 0.4, (liab["diabetes"], 0.3))
     alb_thr = np.array([_ND.inv_cdf(1 - x) for x in (0.03, 0.03, 0.04, 0.06, 0.08, 0.11, 0.14)])
     albuminuric = adult & np.where(
-        ckd, rng.random(n) < 0.45, alb_liab > alb_thr[np.clip(band, 0, None)]
+        ckd,
+        rng.random(n) < 0.45,
+        alb_liab > alb_thr[np.clip(band, 0, None)],  # 0.45: ASSUMPTION
     )
+    # UACR: albuminuric ≥30 mg/g with a long tail, otherwise median 8 mg/g (ASSUMPTION).
     uacr = np.where(
         albuminuric,
         30 * np.exp(np.abs(rng.normal(0, 1.1, n))),
