@@ -101,6 +101,11 @@ def test_corrected_rows_keep_their_correction(kb: Knowledge) -> None:
     }
     assert drug[("apixaban", "clarithromycin")].severity == "moderate"
     assert drug[("simvastatin", "ketoconazole")].severity == "contraindicated"
+    # Halcion §4: contraindicated with strong CYP3A inhibitors (was "major").
+    for inhibitor in ("ketoconazole", "itraconazole", "clarithromycin"):
+        row = drug.get(("triazolam", inhibitor)) or drug[(inhibitor, "triazolam")]
+        assert row.severity == "contraindicated"
+    assert by_pair[("triazolam", "grapefruit")].severity == "contraindicated"
     onc = {
         (kb.drugs[r.a].drug_id, kb.drugs[r.b].drug_id)
         for r in kb.known_drug
