@@ -23,9 +23,9 @@ import duckdb
 import pyarrow.parquet as pq
 
 from axhub.config import Settings
-from axhub.governance.access import GovernedStore
 from axhub.governance.principals import Principal, Project, Role
 from axhub.governance.purposes import Purpose
+from axhub.governance.stewardship import StewardStore
 from axhub.ingest import ingest
 from axhub.synth import generate
 
@@ -64,7 +64,7 @@ def main() -> None:
         con.close()
 
         now = dt.datetime.now(dt.UTC)
-        store = GovernedStore(s, clock=lambda: now)
+        store = StewardStore(s, clock=lambda: now)
         op = Principal("bench-op", Role.OPERATOR)
         t_deid, report = timed(lambda: store.deidentify(op, mapping))
         out_rows = sum(report.resources_out.values())

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pytest
 
 from axhub.errors import EngineError, InputError, NotFoundError, PolicyDenied
-from axhub.governance.access import GovernedStore
 from axhub.governance.keys import KeyStore
 from axhub.governance.principals import Principal, Project, Role
 from axhub.governance.pseudonym import pseudonym
 from axhub.governance.purposes import Purpose
+from axhub.governance.stewardship import StewardStore
 
 from .conftest import MAPPING, NOW
 
@@ -36,15 +36,15 @@ def project(pid: str, days: int = 30, budget: float = 1.0) -> Project:
 
 
 @pytest.fixture
-def store(region) -> GovernedStore:
-    s = GovernedStore(region, clock=lambda: NOW)
+def store(region) -> StewardStore:
+    s = StewardStore(region, clock=lambda: NOW)
     s.deidentify(OP, pa.table(MAPPING))
     s.register_project(OP, project("pa"))
     s.register_project(OP, project("pb"))
     return s
 
 
-def zone_person(store: GovernedStore, regional: str) -> str:
+def zone_person(store: StewardStore, regional: str) -> str:
     return pseudonym(KeyStore(store.settings).key("zone"), f"person:{regional}")
 
 
@@ -180,7 +180,7 @@ def test_differential_privacy_budget_is_enforced_and_persisted(store) -> None:
     )
     assert out.column("key").to_pylist() == sorted(["퇴계동", "신북읍", "효자동"])
     assert all(n >= 0 for n in out.column("n").to_pylist())
-    again = GovernedStore(store.settings, clock=lambda: NOW)  # a new process sees the ledger
+    again = StewardStore(store.settings, clock=lambda: NOW)  # a new process sees the ledger
     with pytest.raises(PolicyDenied, match=re.escape("spent 0.6 of 1")):
         again.release_dp(RES_A, "research", sql, partitions=["퇴계동"], epsilon=0.5)
     means = again.release_dp(
@@ -306,7 +306,7 @@ def test_project_key_is_destroyed_only_after_the_processing_period(region, tmp_p
     from axhub.errors import ConfigError
 
     s = Settings(data_dir=region.data_dir)  # no master secret: random key files
-    live = GovernedStore(s, clock=lambda: NOW)
+    live = StewardStore(s, clock=lambda: NOW)
     live.deidentify(OP, pa.table(MAPPING))
     live.register_project(OP, project("pa"))
     live.read(RES_A, "research")  # creates the project key
@@ -314,7 +314,7 @@ def test_project_key_is_destroyed_only_after_the_processing_period(region, tmp_p
     assert key_file.exists()
     with pytest.raises(InputError, match="processing period"):
         live.destroy_project_key(OP, "pa")
-    later = GovernedStore(s, clock=lambda: NOW + dt.timedelta(days=31))
+    later = StewardStore(s, clock=lambda: NOW + dt.timedelta(days=31))
     fingerprint = later.destroy_project_key(OP, "pa")
     assert not key_file.exists() and len(fingerprint) == 16
     last = list(later.audit.entries())[-1]

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from axhub.config import Settings
 from axhub.errors import InputError, NotFoundError
-from axhub.governance.access import GovernedStore
 from axhub.governance.keys import KeyStore
 from axhub.governance.policy import load_policy
 from axhub.governance.principals import Principal, Project, Role
 from axhub.governance.pseudonym import pseudonym
 from axhub.governance.purposes import Purpose
+from axhub.governance.stewardship import StewardStore
 
 from .conftest import MAPPING, NOW, write_raw_zone
 
@@ -67,8 +67,8 @@ def ndjson(path: Path, resources: list) -> Path:
     return path
 
 
-def make_store(settings: Settings, at: dt.datetime, policy=None) -> GovernedStore:
-    return GovernedStore(settings, clock=lambda: at, policy=policy)
+def make_store(settings: Settings, at: dt.datetime, policy=None) -> StewardStore:
+    return StewardStore(settings, clock=lambda: at, policy=policy)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import typer
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from axhub.governance.access import GovernedStore
     from axhub.governance.principals import Principal
+    from axhub.governance.stewardship import StewardStore
 
 governance_app = typer.Typer(
     help="De-identify the raw zone, register approved projects.", no_args_is_help=True
@@ -25,14 +25,14 @@ _DATA_DIR = typer.Option(None, "--data-dir", help="Data folder (default: the dat
 _OPERATOR = typer.Option(None, "--operator", help="Operator id for the audit log (default: login).")
 
 
-def _store(data_dir: Path | None) -> GovernedStore:
+def _store(data_dir: Path | None) -> StewardStore:
     from axhub.cli.main import settings
-    from axhub.governance.access import GovernedStore
+    from axhub.governance.stewardship import StewardStore
 
     s = settings()
     if data_dir is not None:
         s = s.model_copy(update={"data_dir": data_dir})
-    return GovernedStore(s)
+    return StewardStore(s)
 
 
 def _operator(operator: str | None) -> Principal:

@@ -5,6 +5,8 @@ policy (``ensure_allowed`` audits the decision and raises on deny), applies cons
 care relationship as SQL filters at query time, re-keys pseudonyms per project for
 pseudonymous access, writes an audit record of what was returned, and hands back Arrow
 tables.  Nothing downstream opens the stores another way (a test scans the code).
+Operator actions (de-identification, consent import, projects, rosters, key destruction) live
+in ``stewardship.StewardStore``, a subclass only operator tools build.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,20 +27,14 @@ from axhub.errors import EngineError, InputError, NotFoundError, PolicyDenied
 from axhub.governance import registry
 from axhub.governance.audit import AuditLog, Clock, utc_now
 from axhub.governance.consent import (
-    ConsentImportReport,
-    Parsed,
     check_site,
     excluded_persons_sql,
     known_sites,
-    parse_consent_lines,
-    parse_consents,
-    raw_consent_lines,
-    store_consents,
 )
-from axhub.governance.deid import DeidReport, deidentify, integrated_path
+from axhub.governance.deid import integrated_path
 from axhub.governance.keys import KeyStore, codebook_path
 from axhub.governance.policy import AccessRequest, Decision, Policy, ensure_allowed, load_policy
-from axhub.governance.principals import Principal, Project, Role
+from axhub.governance.principals import Principal, Role
 from axhub.governance.pseudonym import PSEUDONYM_CHARS, forget_sql, register_sql
 from axhub.governance.purposes import CARE_PURPOSES, AccessLevel, Purpose
 from axhub.governance.release import PrivacyBudget, dp_counts, dp_means, suppressed_arrow
@@ -481,120 +476,6 @@ class GovernedStore:
             detail={"records": table.num_rows},
         )
         return table
-
-    # -- operator actions --------------------------------------------------------------------
-    def deidentify(self, operator: Principal, mapping: pa.Table | None = None) -> DeidReport:
-        self.ensure(operator, "operations", "deidentify")
-        return deidentify(
-            self.settings,
-            self.audit,
-            mapping=mapping,
-            actor=operator.principal_id,
-            clock=self.clock,
-        )
-
-    def import_consent(self, operator: Principal, path: Path, site: str) -> ConsentImportReport:
-        """Import one site's FHIR Consent NDJSON file (all-or-nothing)."""
-        self.ensure(operator, "operations", "import_consent")
-        check_site(site, known_sites(self.settings))
-        parsed = parse_consents(Path(path), site)
-        return self._store_consents(operator, site, parsed, Path(path).name)
-
-    def import_consent_from_raw(self, operator: Principal) -> dict[str, ConsentImportReport]:
-        """Import the Consent resources each site sent through ingest (raw zone), per site."""
-        self.ensure(operator, "operations", "import_consent")
-        return {
-            site: self._store_consents(operator, site, parse_consent_lines(lines, site), "raw")
-            for site, lines in raw_consent_lines(self.settings).items()
-        }
-
-    def _store_consents(
-        self, operator: Principal, site: str, parsed: Parsed, source: str
-    ) -> ConsentImportReport:
-        records, skipped, retracted = parsed
-        run_id = uuid.uuid4().hex
-        with self._registry() as con:
-            new, dups, gone = store_consents(con, self.settings, records, retracted, site, run_id)
-        report = ConsentImportReport(
-            run_id=run_id,
-            resources=len({r.consent_id for r in records}),
-            records=new,
-            duplicates=dups,
-            skipped_status=skipped,
-            retracted=gone,
-        )
-        self.audit.append(
-            "consent-import",
-            actor=operator.principal_id,
-            role=operator.role.value,
-            purpose="operations",
-            detail={
-                "run_id": run_id,
-                "site": site,
-                "records": new,
-                "duplicates": dups,
-                "retracted": gone,
-                "source": source,
-            },
-        )
-        return report
-
-    def register_project(self, operator: Principal, project: Project) -> None:
-        self.ensure(operator, "operations", "manage")
-        with self._registry() as con:
-            registry.register_project(con, project)
-        self.audit.append(
-            "manage",
-            actor=operator.principal_id,
-            role=operator.role.value,
-            purpose="operations",
-            detail={
-                "project_id": project.project_id,
-                "drb_approval_id": project.drb_approval_id,
-                "expires": project.expires.isoformat(),
-            },
-        )
-
-    def destroy_project_key(self, operator: Principal, project_id: str) -> str:
-        """End of a project's processing period: destroy its pseudonym key, audited.
-
-        Allowed only once the project has expired (its reads are already refused).
-        """
-        self.ensure(operator, "operations", "manage")
-        with self._registry() as con:
-            project = registry.require_project(con, project_id)
-        now = self.clock()
-        if now < project.expires:
-            raise InputError(
-                f"project {project_id!r} is in its processing period until "
-                f"{project.expires.isoformat()}; its key is destroyed after that",
-                field="project_id",
-            )
-        fingerprint = KeyStore(self.settings).destroy(f"project:{project_id}")
-        self.audit.append(
-            "manage",
-            actor=operator.principal_id,
-            role=operator.role.value,
-            purpose="operations",
-            detail={
-                "action": "destroy-key",
-                "project_id": project_id,
-                "key_fingerprint": fingerprint,
-            },
-        )
-        return fingerprint
-
-    def set_roster(self, operator: Principal, care_team: str, person_ids: Sequence[str]) -> None:
-        self.ensure(operator, "operations", "manage")
-        with self._registry() as con:
-            registry.set_roster(con, care_team, list(person_ids))
-        self.audit.append(
-            "manage",
-            actor=operator.principal_id,
-            role=operator.role.value,
-            purpose="operations",
-            detail={"care_team": care_team, "persons": len(set(person_ids))},
-        )
 
     # -- audit -------------------------------------------------------------------------------
     def _audit_read(
