@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from axhub.config import Settings
 
-PEOPLE = 2500
+PEOPLE = 2000
 SEED = 5
 PROJECT = "clin-test"
 
