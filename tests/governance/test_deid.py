@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from axhub.config import Settings
 from axhub.errors import ConfigError, InputError, NotFoundError
+from axhub.governance.allowlist import load_allowlist, resource_sql
 from axhub.governance.audit import AuditLog
-from axhub.governance.deid import deidentify, integrated_path, load_allowlist, resource_sql
+from axhub.governance.deid import deidentify, integrated_path
 from axhub.governance.keys import KeyStore, codebook_path
 from axhub.governance.pseudonym import pseudonym, register_sql
 
