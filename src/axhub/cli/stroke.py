@@ -6,6 +6,18 @@ from pathlib import Path
 
 import typer
 
+SHORT = {
+    "borderline": "border",
+    "intermediate": "interm",
+    "not computable": "n/c",
+    "af_oac_gap": "AF no OAC",
+    "tia_needs_triage": "TIA",
+    "secondary_bp_gap": "BP",
+    "secondary_ldl_gap": "LDL",
+    "secondary_antithrombotic_gap": "no AT",
+    "secondary_statin_gap": "no statin",
+}
+
 
 def stroke_command(
     data_dir: Path | None = typer.Option(
@@ -92,10 +104,15 @@ def stroke_command(
         cols = [*TIER_ORDER, *GAP_COLUMNS]
         dist.add_column("district")
         for c in cols:
-            dist.add_column(c, justify="right")
+            dist.add_column(SHORT.get(c, c), justify="right")
         for d in [*sorted(x for x in cells if x != "(total)"), "(total)"]:
             dist.add_row(d, *("<10" if cells[d].get(c) is None else str(cells[d][c]) for c in cols))
         console.print(dist)
+        console.print(
+            "tiers: 10-year ASCVD <5 / 5-7.5 / 7.5-20 / >=20 % (ACC/AHA 2019), n/c = not "
+            "computable; after stroke: BP >=130/80, LDL >=70 mg/dL, no antithrombotic (AT), "
+            "no statin (AHA/ASA 2021)"
+        )
 
     run()
 
