@@ -44,7 +44,10 @@ def train_command(
         s = _settings(data_dir)
         data = load_region(region)
         wanted = [m.strip() for m in models.split(",") if m.strip()]
-        for v in train_region(data.table, data.lineage, s, models=wanted, seed=seed, n_boot=n_boot):
+        report = train_region(data.table, data.lineage, s, models=wanted, seed=seed, n_boot=n_boot)
+        for model_id, reason in report.skipped.items():
+            typer.echo(f"{model_id}: not trained: {reason}")
+        for v in report.versions:
             m = v.card()["metrics"]
             typer.echo(
                 f"{v.model_id}@{v.version}: AUROC {m['auroc']:.3f} "

@@ -110,6 +110,12 @@ class ModelRegistry:
         return found[-1]
 
 
+@dataclass(frozen=True)
+class TrainReport:
+    versions: list[ModelVersion]
+    skipped: dict[str, str]  # model id -> reason (e.g. too few events in a small region)
+
+
 def train_region(
     table: pa.Table,
     lineage: dict[str, str],
@@ -118,22 +124,31 @@ def train_region(
     models: Sequence[str] = ("t2d_5y", "t2d_5y_metabolome", "ckd_kf_5y", "stroke_5y"),
     seed: int | None = None,
     n_boot: int = 500,
-) -> list[ModelVersion]:
-    """Train, evaluate and register each model on a research table (from ``load_region``)."""
+) -> TrainReport:
+    """Train, evaluate and register each model on a research table (from ``load_region``).
+
+    A model that cannot be trained on this table (one outcome class in a split) is skipped
+    with its reason; the others are still registered.
+    """
     seed = settings.seed if seed is None else seed
     unknown = [m for m in models if m not in SPECS]
     if unknown:
         raise NotFoundError(f"unknown model {unknown[0]!r}", suggestions=sorted(SPECS))
     reg = ModelRegistry(settings)
-    out = []
+    out, skipped = [], {}
     for model_id in models:
-        if model_id == "t2d_5y_metabolome":
-            result, _, _ = incremental_auroc(table, seed=seed, n_boot=n_boot)
-        else:
-            result = train(table, SPECS[model_id], seed=seed, n_boot=n_boot)
+        try:
+            if model_id == "t2d_5y_metabolome":
+                result, _, _ = incremental_auroc(table, seed=seed, n_boot=n_boot)
+            else:
+                result = train(table, SPECS[model_id], seed=seed, n_boot=n_boot)
+        except InputError as exc:
+            log.warning("model %s not trained: %s", model_id, exc.message)
+            skipped[model_id] = exc.message
+            continue
         result.lineage.update(lineage)
         out.append(reg.save(result))
-    return out
+    return TrainReport(out, skipped)
 
 
 def retrain(version: ModelVersion, table: pa.Table, lineage: dict[str, str]) -> TrainResult:
