@@ -7,7 +7,7 @@ them, per message)::
     {"reading_id": "dev-42/2026-11-26T07:00:00+09:00/bp", "person_id": "p-0001",
      "kind": "bp", "value": 142, "value2": 91, "unit": "mmHg",
      "effective_at": "2026-11-26T07:00:00+09:00", "device_id": "dev-42",
-     "context": {"symptoms": ["headache"], "on_oxygen": false}}
+     "context": {"symptoms": [], "on_oxygen": false}}
 
 ``kind`` is one of ``units.KINDS``; BP carries systolic in ``value``, diastolic in
 ``value2``; consciousness carries an ACVPU letter in ``value``.  FHIR Observations follow
