@@ -33,10 +33,11 @@ class Region:
 
 @cache
 def region() -> Region:
+    from axhub.clinical.demo_sections import demo_project
     from axhub.clinical.research import load_region
-    from axhub.governance.access import GovernedStore
     from axhub.governance.principals import Principal, Project, Role
     from axhub.governance.purposes import Purpose
+    from axhub.governance.stewardship import StewardStore
     from axhub.ingest import ingest
     from axhub.synth import generate
 
@@ -47,7 +48,7 @@ def region() -> Region:
     settings = Settings(data_dir=root / "data", seed=SEED)
     for site in sorted(p for p in (out / "sites").iterdir() if p.is_dir()):
         ingest(site, site=site.name, settings=settings)
-    store = GovernedStore(settings)
+    store = StewardStore(settings)
     op = Principal("op-test", Role.OPERATOR)
     mapping = pq.read_table(out / "ground_truth" / "site_records.parquet")
     store.deidentify(op, mapping.select(["site", "patient_id", "person_id"]))
@@ -62,5 +63,6 @@ def region() -> Region:
             1.0,
         ),
     )
+    store.register_project(op, demo_project())
     data = load_region(out)
     return Region(out, settings, data.table, data.lineage)

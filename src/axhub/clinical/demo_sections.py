@@ -1,7 +1,9 @@
 """What the demo prints for the clinical part: risk tiers by district and stroke care gaps.
 
 Reads through the governed access path as a researcher on an approved project (purpose
-``research``) and releases only suppressed per-district counts (cells 1–9 hidden).
+``research``) and releases only suppressed per-district counts (cells 1–9 hidden).  The
+project must be registered first by an operator tool (the demo):
+``StewardStore(settings).register_project(operator, demo_project())``.
 """
 
 from __future__ import annotations
@@ -15,36 +17,25 @@ from axhub.config import Settings
 
 if TYPE_CHECKING:
     from axhub.demo import Section
+    from axhub.governance.principals import Project
 
 DEMO_PROJECT = "demo-clinical"
 DEMO_SCOPE = ("Patient", "Condition", "Observation", "MedicationRequest", "Encounter")
 
 
-def ensure_project(settings: Settings, project_id: str = DEMO_PROJECT) -> None:
-    """Register the demo's research project (operator action, audited) if it is missing."""
-    from axhub.errors import PolicyDenied
-    from axhub.governance.access import GovernedStore
-    from axhub.governance.principals import Principal, Project, Role
+def demo_project(project_id: str = DEMO_PROJECT) -> Project:
+    """The research project the demo registers (as an operator, with ``StewardStore``) before
+    calling :func:`stroke_demo_sections`; clinical code itself never registers projects."""
+    from axhub.governance.principals import Project
     from axhub.governance.purposes import Purpose
 
-    store = GovernedStore(settings)
-    try:
-        store.ensure(
-            Principal("demo-researcher", Role.RESEARCHER, project_id=project_id), "research", "read"
-        )
-        return
-    except PolicyDenied:
-        pass
-    store.register_project(
-        Principal("demo-operator", Role.OPERATOR),
-        Project(
-            project_id,
-            "DRB-DEMO-0001",
-            frozenset({Purpose.RESEARCH, Purpose.AI_TRAINING}),
-            frozenset(DEMO_SCOPE),
-            dt.datetime(2099, 12, 31, tzinfo=dt.UTC),
-            1.0,
-        ),
+    return Project(
+        project_id,
+        "DRB-DEMO-0001",
+        frozenset({Purpose.RESEARCH, Purpose.AI_TRAINING}),
+        frozenset(DEMO_SCOPE),
+        dt.datetime(2099, 12, 31, tzinfo=dt.UTC),
+        1.0,
     )
 
 
@@ -60,7 +51,6 @@ def stroke_demo_sections(settings: Settings, project_id: str = DEMO_PROJECT) -> 
     from axhub.governance.access import GovernedStore
     from axhub.governance.principals import Principal, Role
 
-    ensure_project(settings, project_id)
     store = GovernedStore(settings)
     me = Principal("demo-researcher", Role.RESEARCHER, project_id=project_id)
     findings = pathway(governed_features(store, me, "research"))
@@ -131,7 +121,6 @@ def findings_table(settings: Settings, project_id: str = DEMO_PROJECT) -> pa.Tab
     from axhub.governance.access import GovernedStore
     from axhub.governance.principals import Principal, Role
 
-    ensure_project(settings, project_id)
     store = GovernedStore(settings)
     me = Principal("demo-researcher", Role.RESEARCHER, project_id=project_id)
     return pathway(governed_features(store, me, "research"))
