@@ -80,6 +80,7 @@ def _expected_ok(line: bytes) -> bool | None:
 @settings(
     max_examples=15,
     deadline=None,
+    database=None,  # no example database written into the work tree
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(st.lists(st.one_of(valid_line(), corrupted_line()), min_size=1, max_size=40))
