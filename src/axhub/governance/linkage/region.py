@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -22,6 +23,7 @@ from axhub.governance.linkage.evaluation import LinkageQuality, evaluate
 from axhub.governance.linkage.identifiers import (
     normalise,
     patients_from_ndjson,
+    patients_from_raw_zone,
     site_patient_files,
 )
 from axhub.governance.linkage.matching import LinkConfig, link
@@ -119,3 +121,35 @@ def link_region(
         records_by_site=_records_by_site(encodings),
         seconds={"encode": t1 - t0, "link": t2 - t1},
     )
+
+
+def encode_raw_zone_sites(
+    con: duckdb.DuckDBPyConnection, secret: bytes | str, config: EncodingConfig = REGION_ENCODING
+) -> dict[str, pa.Table]:
+    """Site side over the raw zone's ``resources`` table: one encodings table per record
+    system of every site that has Patients."""
+    sites = [
+        r[0]
+        for r in con.sql(
+            "SELECT DISTINCT site FROM resources WHERE resource_type = 'Patient' ORDER BY site"
+        ).fetchall()
+    ]
+    if not sites:
+        raise InputError("raw zone holds no Patient", field="resources")
+    out = {}
+    for site in sites:  # one vectorised pass per site
+        table = normalise(patients_from_raw_zone(con, site))
+        for name, part in split_by_source(site, table).items():
+            out[name] = encode(part, secret, config)
+    return out
+
+
+def link_raw_zone(
+    con: duckdb.DuckDBPyConnection,
+    secret: bytes | str,
+    encoding: EncodingConfig = REGION_ENCODING,
+    linking: LinkConfig = REGION_LINK,
+) -> pa.Table:
+    """``(site, record_id = Patient.id, person_id)`` for every Patient in the raw zone."""
+    links = link(encode_raw_zone_sites(con, secret, encoding), linking)
+    return links.set_column(0, "site", site_of(links.column("site")))
