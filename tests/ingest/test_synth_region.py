@@ -35,3 +35,11 @@ def test_every_generated_site_ingests_with_zero_quarantine(region, run, raw):
     expected = sorted((r["site"], r["patient_id"]) for r in truth)
     stored = raw("SELECT site, id FROM resources WHERE resource_type = 'Patient' ORDER BY 1, 2")
     assert stored == expected
+
+
+def test_generated_home_device_readings_ingest_with_zero_quarantine(region, run):
+    folder = region / "devices"
+    report = run(folder, site="phc")
+    assert report.totals.quarantined == 0
+    assert report.totals.read == report.totals.stored == _lines(folder) > 0
+    assert [f.path for f in report.skipped] == ["readings.parquet"]
