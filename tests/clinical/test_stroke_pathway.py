@@ -9,7 +9,12 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from axhub.clinical.features import CONDITION_FLAGS, DRUG_FLAGS, governed_features
+from axhub.clinical.features import (
+    CONDITION_FLAGS,
+    DRUG_FLAGS,
+    governed_features,
+    governed_views,
+)
 from axhub.clinical.stroke import audited_release, pathway, release_summary, totals
 from axhub.governance.access import GovernedStore
 from axhub.governance.principals import Principal, Role
@@ -219,6 +224,9 @@ def test_stroke_cli_and_demo_sections(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     assert "by district" in res.output and out.is_file()
     sections = stroke_demo_sections(reg.settings)
+    me = Principal("demo-researcher", Role.RESEARCHER, project_id="demo-clinical")
+    views = governed_views(GovernedStore(reg.settings), me, "research")
+    assert stroke_demo_sections(reg.settings, views=views) == sections
     assert sections[0].title.startswith("primary prevention")
     assert len(sections[0].rows) >= 2  # districts and the total row
     region_rows = sections[-1].rows

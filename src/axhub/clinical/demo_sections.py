@@ -9,6 +9,7 @@ project must be registered first by an operator tool (the demo):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -43,9 +44,17 @@ def _cell(v: Any) -> str:
     return "<10" if v is None else f"{v:,}"
 
 
-def stroke_demo_sections(settings: Settings, project_id: str = DEMO_PROJECT) -> list[Section]:
-    """Sections: risk tiers by district, care gaps by district, region totals (all released)."""
-    from axhub.clinical.features import governed_features
+def stroke_demo_sections(
+    settings: Settings,
+    project_id: str = DEMO_PROJECT,
+    views: Mapping[str, pa.Table] | None = None,
+) -> list[Section]:
+    """Sections: risk tiers by district, care gaps by district, region totals (all released).
+
+    ``views``: the bundled view tables already read through the governed path by the same
+    researcher (the demo's views step); without them they are read here.
+    """
+    from axhub.clinical.features import build_features, governed_features
     from axhub.clinical.stroke import GAP_COLUMNS, GAP_LABELS, TIER_ORDER, audited_release, pathway
     from axhub.demo import Section
     from axhub.governance.access import GovernedStore
@@ -53,7 +62,11 @@ def stroke_demo_sections(settings: Settings, project_id: str = DEMO_PROJECT) -> 
 
     store = GovernedStore(settings)
     me = Principal("demo-researcher", Role.RESEARCHER, project_id=project_id)
-    findings = pathway(governed_features(store, me, "research"))
+    if views is not None:
+        features = build_features(views)
+    else:
+        features = governed_features(store, me, "research")
+    findings = pathway(features)
     released = audited_release(store, me, "research", findings)
 
     tiers: dict[str, dict[str, Any]] = {}
