@@ -16,7 +16,7 @@ SITES = ("knuh", "hallym", "phc", "clinics")
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("region")
-    generate(150, 11, out, gzip_output=True)
+    generate(400, 11, out, gzip_output=True)  # big enough to enrol some home devices
     return out
 
 
