@@ -21,7 +21,7 @@ from axhub.synth import resources as res
 from axhub.synth.population import Columns, digits
 from axhub.synth.sites import CLINIC_IDS, SITES, branch_location_id
 
-CHUNK = 250_000  # rows rendered at a time (bounds memory)
+CHUNK = 50_000  # rows rendered at a time: bounds memory; larger chunks render slower per row
 RENDER_THREADS = 2  # chunks rendered concurrently (2 cores)
 RENDER_AHEAD = 2  # rendered chunks waiting to be written, at most
 MRN_PREFIX = {"knuh": "K", "hallym": "H", "phc": "P", "clinics": "C"}
