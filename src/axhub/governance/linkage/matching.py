@@ -1,13 +1,13 @@
 """Linkage-unit side: match CLKs from all sites, cluster, and issue regional person ids.
 
-The linkage unit holds no secret and sees only ``(site, record_id, clk)``. Steps, all
-vectorised over whole arrays:
+The linkage unit holds no secret and sees only ``(site, record_id, clk, block_<i>)``. Steps,
+all vectorised over whole arrays:
 
-1. **Blocking** by Hamming locality-sensitive hashing on the bit vectors (Indyk & Motwani
-   1998; used for Bloom-filter PPRL by Durham 2012 and Karapiperis & Verykios 2015): each of
-   ``lsh_tables`` tables samples ``lsh_bits`` bit positions; records from different sites that
-   agree on all sampled bits of some table become candidate pairs. Nothing but the encodings is
-   needed, so blocking leaks nothing beyond the encodings themselves.
+1. **Blocking**: records of different sites (record systems) sharing a keyed blocking key
+   ``block_<i>`` become candidate pairs (decision 0061); optionally also Hamming
+   locality-sensitive hashing on the bit vectors (Indyk & Motwani 1998; used for Bloom-filter
+   PPRL by Durham 2012 and Karapiperis & Verykios 2015): each of ``lsh_tables`` tables samples
+   ``lsh_bits`` bit positions, and records agreeing on all of them pair up.
 2. **Scoring** by the Dice coefficient on packed ``uint64`` words with ``np.bitwise_count``.
 3. **Clustering** across all sites, best link first, with at most one record per site in a
    cluster (each site holds one record per person), which also makes every site pair
