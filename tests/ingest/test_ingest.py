@@ -258,3 +258,12 @@ def _ingest_in_child(src: str, data_dir: str) -> str:
     except AxhubError as exc:
         return f"{type(exc).__name__}: {exc}"
     return "no error"
+
+
+def test_without_meta_an_old_content_again_is_a_replay_not_a_revert(tmp_path, run, raw):
+    a, b = patient("p1", gender="female"), patient("p1", gender="male")
+    run(ndjson(tmp_path / "1" / "Patient.ndjson", a))
+    run(ndjson(tmp_path / "2" / "Patient.ndjson", b))
+    third = run(ndjson(tmp_path / "3" / "Patient.ndjson", a))
+    assert third.totals.duplicates == 1 and third.totals.stored == 0
+    assert raw("SELECT json_extract_string(resource, '$.gender') FROM resources") == [("male",)]
