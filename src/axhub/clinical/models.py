@@ -78,6 +78,7 @@ class ModelSpec:
     comparators: tuple[Comparator, ...] = ()
     intended_use: str = ""
     limits: tuple[str, ...] = ()
+    outcome_text: str = "within 5 years of the index date"
 
 
 _CLIN_T2D = (
