@@ -86,16 +86,21 @@ def _ingest(ctx: DemoContext) -> list[Section]:
     sites_dir = ctx.region / "sites"
     reports = []
     for site_dir in sorted(p for p in sites_dir.iterdir() if p.is_dir()):
-        reports.append(ingest(site_dir, site=site_dir.name, settings=ctx.step_settings))
+        reports.append(
+            (site_dir.name, ingest(site_dir, site=site_dir.name, settings=ctx.step_settings))
+        )
     devices = ctx.region / "devices"
     if devices.is_dir() and any(devices.glob("*.ndjson*")):
-        reports.append(ingest(devices, site="home", settings=ctx.step_settings))
-    ctx.results["ingest"] = reports
+        # home devices are lent and read by the public health centre (docs/synth.md)
+        reports.append(
+            ("phc home devices", ingest(devices, site="phc", settings=ctx.step_settings))
+        )
+    ctx.results["ingest"] = [r for _, r in reports]
     rows = []
-    for r in reports:
+    for label, r in reports:
         t = r.totals
         rows.append(
-            [r.site, t.read, t.stored, t.duplicates, t.quarantined, "yes" if r.balanced else "NO"]
+            [label, t.read, t.stored, t.duplicates, t.quarantined, "yes" if r.balanced else "NO"]
         )
     sections = [
         Section(
@@ -141,9 +146,108 @@ def _ingest(ctx: DemoContext) -> list[Section]:
     return sections
 
 
+DEMO_OPERATOR_ID = "demo-operator"
+DEMO_PROJECT_ID = "demo-region"
+
+
+def _link(ctx: DemoContext) -> list[Section]:
+    from axhub.governance.keys import KeyStore
+    from axhub.governance.linkage.region import link_region
+
+    result = link_region(ctx.region, KeyStore(ctx.step_settings).key("linkage"))
+    ctx.results["links"] = result.links
+    q = result.quality
+    rows = [[site, n] for site, n in sorted(result.records_by_site.items())]
+    rows.append(["regional person ids", len(set(result.links.column("person_id").to_pylist()))])
+    return [
+        Section(
+            "privacy-preserving linkage: Patient records per record system",
+            ["source", "records"],
+            rows,
+        ),
+        Section(
+            "linkage quality against the ground truth (pairs of site records)",
+            ["precision", "recall", "F1"],
+            [[f"{q.precision:.4f}", f"{q.recall:.4f}", f"{q.f1:.4f}"]],
+        ),
+    ]
+
+
+def _deidentify(ctx: DemoContext) -> list[Section]:
+    from axhub.governance.principals import Principal, Role
+    from axhub.governance.stewardship import StewardStore
+
+    operator = Principal(DEMO_OPERATOR_ID, Role.OPERATOR)
+    store = StewardStore(ctx.step_settings)
+    report = store.deidentify(operator, mapping=ctx.results["links"])
+    ctx.results["deid"] = report
+    rows = [
+        [rt, report.resources_in.get(rt, 0), report.resources_out.get(rt, 0)]
+        for rt in sorted(set(report.resources_in) | set(report.resources_out))
+    ]
+    return [
+        Section(
+            "integrated zone (de-identified, pseudonymous, linked)",
+            ["resource type", "raw zone", "integrated zone"],
+            rows,
+            note=f"{report.persons:,} regional persons from {report.patients:,} site Patient "
+            f"records ({report.linked_patients:,} linked across sites)",
+        )
+    ]
+
+
+def _views(ctx: DemoContext) -> list[Section]:
+    import datetime as dt
+
+    import pyarrow.parquet as pq
+
+    from axhub.governance.access import GovernedStore
+    from axhub.governance.principals import Principal, Project, Role
+    from axhub.governance.purposes import Purpose
+    from axhub.governance.stewardship import StewardStore
+    from axhub.views import library
+
+    operator = Principal(DEMO_OPERATOR_ID, Role.OPERATOR)
+    types = ["Patient", "Encounter", "Condition", "Observation", "MedicationRequest"]
+    StewardStore(ctx.step_settings).register_project(
+        operator,
+        Project(
+            DEMO_PROJECT_ID,
+            "DRB-DEMO-0001",
+            frozenset({Purpose.RESEARCH, Purpose.AI_TRAINING}),
+            frozenset(types),
+            dt.datetime(2099, 12, 31, tzinfo=dt.UTC),
+            epsilon_budget=5.0,
+        ),
+    )
+    researcher = Principal("demo-researcher", Role.RESEARCHER, project_id=DEMO_PROJECT_ID)
+    store = GovernedStore(ctx.step_settings)
+    out_dir = ctx.root / "views"
+    out_dir.mkdir(exist_ok=True)
+    rows = []
+    tables = {}
+    for name in library.names():
+        table = store.run_view(researcher, "research", library.raw(name))
+        pq.write_table(table, out_dir / f"{name}.parquet")
+        tables[name] = table
+        rows.append([name, table.num_rows, table.num_columns])
+    ctx.results["views"] = tables
+    return [
+        Section(
+            "SQL-on-FHIR views over the integrated zone (researcher on an approved project)",
+            ["view", "rows", "columns"],
+            rows,
+            note=f"written to {out_dir.name}/ as Parquet",
+        )
+    ]
+
+
 STEPS: list[Step] = [
     Step("generate", _generate),
     Step("ingest", _ingest),
+    Step("link", _link),
+    Step("deidentify", _deidentify),
+    Step("views", _views),
 ]
 
 

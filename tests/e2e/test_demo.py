@@ -33,7 +33,30 @@ def test_demo_prints_counts_and_is_stable_for_a_seed(tmp_path, monkeypatch) -> N
     for site in ("knuh", "hallym", "phc", "clinics"):
         assert site in first
     assert "no line was quarantined" in first
+    for heading in (
+        "linkage quality against the ground truth",
+        "integrated zone",
+        "SQL-on-FHIR views over the integrated zone",
+    ):
+        assert heading in first
+    for view in (
+        "patient_demographics",
+        "conditions",
+        "observations",
+        "medication_requests",
+        "encounters",
+    ):
+        assert view in first
     assert "NO" not in first.split("ingest")[1].split("stored resources")[0]
+
+
+def test_demo_linkage_quality_is_reported_and_high(tmp_path, monkeypatch) -> None:
+    out = _run(tmp_path, monkeypatch, people=400)
+    block = out.split("linkage quality against the ground truth")[1].split("integrated zone")[0]
+    numbers = [float(x) for x in block.split() if x.replace(".", "", 1).isdigit()]
+    assert len(numbers) == 3 and min(numbers) >= 0.95, block
+    views = tmp_path / "demo" / "views"
+    assert {p.stem for p in views.glob("*.parquet")} >= {"patient_demographics", "observations"}
 
 
 def test_demo_writes_a_manifest_without_secrets(tmp_path, monkeypatch) -> None:

@@ -162,6 +162,22 @@ def test_linkage_mapping_gives_one_person_across_sites(region, audit) -> None:
     assert oct(codebook_path(region).stat().st_mode & 0o777) == "0o600"
 
 
+def test_two_records_of_one_person_at_one_site_give_one_patient(region, audit) -> None:
+    # h7 and h8 both linked to R-0001 at hallym (as when one person has a record at two
+    # clinics of the clinics group): one Patient per (site, person), both persons' Conditions
+    # kept and pointing at it.
+    mapping = dict(MAPPING, person_id=["R-0001", "R-0001", "R-0001"])
+    report = deidentify(region, audit, mapping=pa.table(mapping))
+    assert report.persons == 1
+    rows = zone_rows(region)
+    patients = [r for r in rows if r["resource_type"] == "Patient"]
+    assert sorted(r["site"] for r in patients) == ["hallym", "knuh"]
+    person = pseudonym(KeyStore(region).key("zone"), "person:R-0001")
+    conds = [json.loads(r["resource"]) for r in rows if r["resource_type"] == "Condition"]
+    assert len(conds) == 3
+    assert {c["subject"]["reference"] for c in conds} == {f"Patient/{person}"}
+
+
 def test_linkage_output_shape_is_accepted(region, audit) -> None:
     links = pa.table(MAPPING).rename_columns(["site", "record_id", "person_id"])
     report = deidentify(region, audit, mapping=links)

@@ -10,7 +10,8 @@ from axhub.demo import Section, run_demo
 
 
 def render(console: Console, section: Section) -> None:
-    table = Table(title=section.title, title_justify="left")
+    console.print(f"\n[bold]{section.title}[/]", soft_wrap=True)
+    table = Table()
     for i, col in enumerate(section.columns):
         table.add_column(str(col), justify="left" if i == 0 else "right")
     for row in section.rows:

@@ -309,6 +309,16 @@ def _rewrite(ref: str) -> str:
     )
 
 
+# A site may hold several records of one person (the clinics group: one record per clinic).
+# The integrated zone keeps one Patient per (site, person), the most recently updated; every
+# resource of the other records already points at ``Patient/<person>``.  The merged records
+# are counted in ``DeidReport.orphans`` as the difference between raw and integrated counts.
+_ONE_PATIENT_PER_SITE = (
+    "QUALIFY row_number() OVER (PARTITION BY _site, _person "
+    "ORDER BY last_updated DESC NULLS LAST, src_id) = 1"
+)
+
+
 def resource_sql(allowlist: AllowList, resource_type: str) -> str:
     """The SELECT that de-identifies one resource type from ``raw.resources``."""
     fields = allowlist.types[resource_type]
@@ -343,4 +353,5 @@ def resource_sql(allowlist: AllowList, resource_type: str) -> str:
             LEFT JOIN _patient_map pm ON pm.site = t._site AND pm.patient_id = t._owner
         )
         {"WHERE _person IS NOT NULL" if owner else ""}
+        {_ONE_PATIENT_PER_SITE if owner == "id" else ""}
     """
