@@ -10,6 +10,7 @@ def register(app: typer.Typer) -> None:
     from axhub.cli import audit, care, demo, governance, ingest, medsafety, scores, synth, views
     from axhub.cli.link import register as register_link
     from axhub.cli.models import register as register_models
+    from axhub.cli.reference import register as register_reference
     from axhub.cli.stroke import register as register_stroke
 
     demo.register(app)
@@ -24,3 +25,4 @@ def register(app: typer.Typer) -> None:
     register_models(app)
     medsafety.register(app)
     care.register(app)
+    register_reference(app)
