@@ -99,3 +99,15 @@ def test_any_text_roundtrips_through_the_renderer(values):
     lines = r.join(['{"t":"', r.text(np.array(values, dtype=object)), '"}'])
     parsed = [orjson.loads(x)["t"] for x in r.buffer_lines(lines).split(b"\n")[:-1]]
     assert parsed == values
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=-2_208_988_800, max_value=7_258_118_399), min_size=1))
+def test_iso_datetimes_match_numpy(seconds):
+    values = np.array(seconds, dtype="datetime64[s]")
+    expected = [s + "+09:00" for s in np.datetime_as_string(values, unit="s").tolist()]
+    assert r.iso_datetimes(values).to_pylist() == expected
+    assert (
+        r.iso_dates(values).to_pylist()
+        == np.datetime_as_string(values.astype("datetime64[D]")).tolist()
+    )

@@ -49,6 +49,71 @@ def hex_ids(seq: np.ndarray, domain: int, seed: int) -> pa.Array:
 _CONTROL = [chr(c) for c in range(0x20)] + ["\u2028", "\u2029"]
 
 
+def _fixed_width(buf: np.ndarray) -> pa.Array:
+    """A string array from an (n, width) uint8 matrix of ASCII bytes."""
+    n, width = buf.shape
+    offsets = np.arange(0, width * n + 1, width, dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(),
+        n,
+        [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(np.ascontiguousarray(buf).tobytes())],
+    )
+
+
+def _put(buf: np.ndarray, col: int, values: np.ndarray, width: int) -> None:
+    """Write zero-padded decimal ``values`` into ``buf[:, col:col+width]``."""
+    v = values.astype(np.int64)
+    for i in range(width - 1, -1, -1):
+        buf[:, col + i] = 48 + v % 10
+        v //= 10
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of days since 1970-01-01 (H. Hinnant's civil_from_days)."""
+    z = days.astype(np.int64) + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    return year, month, day
+
+
+def iso_dates(values: np.ndarray) -> pa.Array:
+    """``YYYY-MM-DD`` strings of datetime64 values (years 0-9999), without a Python loop."""
+    days = values.astype("datetime64[D]").astype(np.int64)
+    y, m, d = _civil(days)
+    buf = np.empty((len(days), 10), dtype=np.uint8)
+    _put(buf, 0, y, 4)
+    buf[:, 4] = buf[:, 7] = ord("-")
+    _put(buf, 5, m, 2)
+    _put(buf, 8, d, 2)
+    return _fixed_width(buf)
+
+
+def iso_datetimes(values: np.ndarray, offset: str = "+09:00") -> pa.Array:
+    """``YYYY-MM-DDTHH:MM:SS<offset>`` strings of (local) datetime64 values."""
+    secs = values.astype("datetime64[s]").astype(np.int64)
+    days, sod = np.divmod(secs, 86_400)
+    y, m, d = _civil(days)
+    tail = np.frombuffer(offset.encode("ascii"), dtype=np.uint8)
+    buf = np.empty((len(secs), 19 + len(tail)), dtype=np.uint8)
+    _put(buf, 0, y, 4)
+    buf[:, 4] = buf[:, 7] = ord("-")
+    _put(buf, 5, m, 2)
+    _put(buf, 8, d, 2)
+    buf[:, 10] = ord("T")
+    _put(buf, 11, sod // 3600, 2)
+    buf[:, 13] = buf[:, 16] = ord(":")
+    _put(buf, 14, sod // 60 % 60, 2)
+    _put(buf, 17, sod % 60, 2)
+    buf[:, 19:] = tail
+    return _fixed_width(buf)
+
+
 def text(values: np.ndarray | pa.Array) -> pa.Array:
     """JSON string content (without the quotes) of text values, escaped (RFC 8259 §7)."""
     arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())

@@ -25,11 +25,11 @@ def _j(value: str) -> str:
 
 def datetimes(values: np.ndarray) -> pa.Array:
     """ISO date-times with the KST offset."""
-    return r.raw(np.char.add(np.datetime_as_string(values, unit="s"), TZ))
+    return r.iso_datetimes(values, TZ)
 
 
 def dates(values: np.ndarray) -> pa.Array:
-    return r.raw(np.datetime_as_string(values.astype("datetime64[D]"), unit="D"))
+    return r.iso_dates(values)
 
 
 def _meta(last_updated: pa.Array) -> list[r.Piece]:
@@ -39,17 +39,13 @@ def _meta(last_updated: pa.Array) -> list[r.Piece]:
 def patients(site: str, cols: dict, last_updated: pa.Array) -> pa.Array:
     """Patient lines.  ``cols`` holds the site copy of demographics (see sites.py)."""
     n = len(cols["id"])
-    district_ko = np.array([d.name_ko for d in DISTRICTS], dtype=object)[cols["district"]]
-    number = cols["number"].astype(str)
-    detail = cols["detail"].astype(str)
-    has_detail = detail != ""
-    line = np.char.add(np.char.add(cols["road"].astype(str), " "), number)
-    line = np.where(has_detail, np.char.add(np.char.add(line, ", "), detail), line)
-    addr_text = np.char.add(
-        np.char.add(np.char.add(f"{STATE_KO} {CITY_KO} ", line), " ("),
-        np.char.add(district_ko.astype(str), ")"),
-    )
-    detailed = np.where(has_detail, np.char.add(np.char.add(number, ", "), detail), number)
+    district_ko = r.pick([d.name_ko for d in DISTRICTS], cols["district"])
+    road = r.text(pa.array(cols["road"], pa.string()))
+    number = r.integer(cols["number"])
+    has_detail = cols["detail"] != ""
+    detail = r.optional(has_detail, r.concat([", ", r.text(pa.array(cols["detail"], pa.string()))]))
+    detailed = r.concat([number, detail])
+    line = r.concat([road, " ", detailed])
     # KR Core road-name address extension (district = city level, roadName, detailedAddress,
     # complements = dong), as in the KR Core Patient examples.
     address = r.concat(
@@ -58,17 +54,19 @@ def patients(site: str, cols: dict, last_updated: pa.Array) -> pa.Array:
             codes.KRCORE_ROAD_NAME_ADDRESS,
             f'","extension":[{{"url":"district","valueString":"{STATE_KO} {CITY_KO}"}},'
             '{"url":"roadName","valueString":"',
-            r.text(cols["road"].astype(str)),
+            road,
             '"},{"url":"detailedAddress","valueString":"',
-            r.text(detailed),
+            detailed,
             '"},{"url":"complements","valueString":"',
-            r.raw(district_ko),
-            '"}]}],"use":"home","type":"physical","text":"',
-            r.text(addr_text),
-            '","line":["',
-            r.text(line),
+            district_ko,
+            f'"}}]}}],"use":"home","type":"physical","text":"{STATE_KO} {CITY_KO} ',
+            line,
+            " (",
+            district_ko,
+            ')","line":["',
+            line,
             f'"],"city":"{CITY_KO}","district":"',
-            r.raw(district_ko),
+            district_ko,
             f'","state":"{STATE_KO}","postalCode":"',
             r.raw(cols["postal"]),
             '","country":"KR"}]',
