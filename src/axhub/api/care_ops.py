@@ -173,7 +173,20 @@ def decide_approval(
 def intake(hub: Hub, caller: Caller, payload: Any) -> tuple[int, dict[str, Any]]:
     """Store one device Observation (or Bundle, or reading JSON); returns (status, result)."""
     from axhub.care.intake import ingest_observation
+    from axhub.care.messages import Rejected, expand
 
-    ensure_team(hub, caller)
+    team = ensure_team(hub, caller)
+    try:
+        readings, _ = expand(payload, 0)
+    except Rejected:
+        readings = []  # the intake quarantines it and answers 422 with the problem
+    for pid in sorted({r.person_id for r in readings}):
+        try:
+            enrolled = hub.care.enrolment(pid).care_team
+        except NotFoundError:
+            enrolled = None  # the intake quarantines readings of people not enrolled
+        if enrolled is not None and enrolled != team:
+            raise PolicyDenied("reading for a person not enrolled with your care team",
+                               care_team=team)  # fmt: skip
     result = ingest_observation(hub.care, payload)
     return result.http_status, result.to_dict()
