@@ -104,6 +104,7 @@ class _Batch:
     deletions: list[tuple[int, str, str, str]] = field(default_factory=list)
     read: int = 0
     blank: int = 0
+    lines: bool = False  # the batch is NDJSON lines (``lines_in`` is what ``chk`` checked)
 
 
 def ingest(
@@ -250,6 +251,9 @@ def _ingest_file(
     return fr
 
 
+_GOOD_RECORD = "NOT chk.bad AND NOT chk.blank AND chk.has_text"
+_GOOD_LINE = _GOOD_RECORD + " AND NOT chk.is_bundle"  # Bundle lines are unpacked instead
+
 _TEXT_SCHEMA = pa.schema(
     [("seq", pa.int64()), ("line", pa.int64()), ("path", pa.string()), ("text", pa.string())]
 )
@@ -289,6 +293,7 @@ def _stage_lines(
         schema=_TEXT_SCHEMA,
     )
     _open_batch(con, records)
+    batch.lines = True
     _stage(con, "lines_in", batch, unpack_bundles=True)
 
 
@@ -339,10 +344,10 @@ def _stage(
     assert counts is not None
     batch.blank += int(counts[0])
     batch.read += int(counts[1])
+    good = _GOOD_LINE if unpack_bundles else _GOOD_RECORD
     con.execute(
         "INSERT INTO st SELECT seq, line, resource_type, id, version_id, last_updated, "
-        "content_hash FROM chk WHERE NOT bad AND NOT blank AND has_text"
-        + (" AND NOT is_bundle" if unpack_bundles else "")
+        f"content_hash FROM chk WHERE {good}"
     )
     flagged = con.execute(
         f"SELECT c.seq, c.line, c.path, s.text FROM chk c JOIN {source} s USING (seq) "
@@ -464,6 +469,14 @@ def _commit_batch(
         finally:
             con.unregister("del_in")
         out.deleted = rawzone.apply_deletions(con, site, run_id, source_file)
+    appended = (
+        rawzone.append_new(con, site, run_id, source_file, _GOOD_LINE.replace("chk.", "c."))
+        if batch.lines and not batch.deletions
+        else None
+    )
+    if appended is not None:
+        out.stored = appended
+        return out
     merged = rawzone.merge(con, site, run_id, source_file)
     out.stored, out.superseded, out.duplicates = (
         merged.stored, merged.superseded, merged.duplicates
