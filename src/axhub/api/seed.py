@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from sqlalchemy import select
 
 from axhub.api.auth import TokenTable
 from axhub.api.hub import Hub, kcd_groups
@@ -84,7 +85,7 @@ def _readings(person_id: str, rng: np.random.Generator, now: dt.datetime, high: 
 def seed_demo(settings: Settings, *, seed: int | None = None) -> SeedReport:
     """Set up the demo care teams and tokens on ``settings.data_dir`` (idempotent per team)."""
     from axhub.care.intake import ingest_messages
-    from axhub.care.models import AgentRun, Approval, CarePlan
+    from axhub.care.models import Approval
     from axhub.governance.stewardship import StewardStore
 
     rng = np.random.default_rng(settings.seed if seed is None else seed)
@@ -118,6 +119,22 @@ def seed_demo(settings: Settings, *, seed: int | None = None) -> SeedReport:
     report.readings, report.alerts = result.stored, len(result.alerts)
     first = report.enrolled["north-1"][0]
     with hub.care.session() as s:
+        waiting = s.scalars(
+            select(Approval).where(Approval.person_id == first, Approval.status == "pending")
+        ).first()
+    if waiting is None:
+        _propose(hub, first)
+        report.approvals = 1
+    report.tokens = issue_demo_tokens(hub.tokens)
+    log.info("demo seeded: %d readings, %d alert changes", report.readings, report.alerts)
+    return report
+
+
+def _propose(hub: Hub, first: str) -> None:
+    """An agent run waiting for a care manager's approval, and the person's care plan."""
+    from axhub.care.models import AgentRun, Approval, CarePlan
+
+    with hub.care.session() as s:
         run = AgentRun(
             agent="home-bp-agent", person_id=first, trigger="alert bp.severe_unconfirmed",
             status="waiting", inputs={"readings": 14},
@@ -138,8 +155,11 @@ def seed_demo(settings: Settings, *, seed: int | None = None) -> SeedReport:
             goals={"home_bp_mean": "< 135/85 mmHg (KSH home BP target)"},
             activities={"bp": "1 reading every evening", "visit": "nurse visit monthly"},
         ))  # fmt: skip
-    report.approvals = 1
-    tokens = hub.tokens
+
+
+def issue_demo_tokens(tokens: TokenTable) -> dict[str, str]:
+    """One token per demo role (re-issued each time: the old demo tokens stop working)."""
+    out: dict[str, str] = {}
     issue = [
         ("care-manager", Principal("demo-cm-kim", Role.CARE_MANAGER, care_team="north-1"),
          ["care_at_home", "treatment"]),
@@ -157,6 +177,5 @@ def seed_demo(settings: Settings, *, seed: int | None = None) -> SeedReport:
          ["public_health_statistics"]),
     ]  # fmt: skip
     for label, principal, purposes in issue:
-        report.tokens[label] = tokens.issue(principal, purposes, label=label)
-    log.info("demo seeded: %d readings, %d alert changes", report.readings, report.alerts)
-    return report
+        out[label] = tokens.issue(principal, purposes, label=label)
+    return out

@@ -11,6 +11,7 @@ def register(app: typer.Typer) -> None:
     from axhub.cli.link import register as register_link
     from axhub.cli.models import register as register_models
     from axhub.cli.reference import register as register_reference
+    from axhub.cli.serve import register as register_serve
     from axhub.cli.stroke import register as register_stroke
 
     demo.register(app)
@@ -25,4 +26,5 @@ def register(app: typer.Typer) -> None:
     register_models(app)
     medsafety.register(app)
     care.register(app)
+    register_serve(app)
     register_reference(app)
