@@ -242,12 +242,19 @@ def _views(ctx: DemoContext) -> list[Section]:
     ]
 
 
+def _stroke(ctx: DemoContext) -> list[Section]:
+    from axhub.clinical.demo_sections import stroke_demo_sections
+
+    return stroke_demo_sections(ctx.step_settings, DEMO_PROJECT_ID, views=ctx.results.get("views"))
+
+
 STEPS: list[Step] = [
     Step("generate", _generate),
     Step("ingest", _ingest),
     Step("link", _link),
     Step("deidentify", _deidentify),
     Step("views", _views),
+    Step("stroke", _stroke),
 ]
 
 
