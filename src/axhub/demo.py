@@ -248,6 +248,53 @@ def _stroke(ctx: DemoContext) -> list[Section]:
     return stroke_demo_sections(ctx.step_settings, DEMO_PROJECT_ID, views=ctx.results.get("views"))
 
 
+def _medsafety(ctx: DemoContext) -> list[Section]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from axhub.medsafety import (
+        check_population,
+        regimens_from_view,
+        select_older_polypharmacy,
+        summarise,
+    )
+
+    views = ctx.results["views"]
+    baseline_year = int(str(ctx.results["synth"]["baseline_date"])[:4])
+    people = views["patient_demographics"].group_by("patient_id").aggregate([("birth_year", "max")])
+    ages = pa.table(
+        {
+            "person_id": people["patient_id"],
+            "age": pc.subtract(pa.scalar(baseline_year), people["birth_year_max"]),
+        }
+    ).filter(pc.is_valid(pc.field("age")))
+    regimens = regimens_from_view(views["medication_requests"])
+    _, poly_ages = select_older_polypharmacy(regimens, ages, 65, 5)
+    older, older_ages = select_older_polypharmacy(regimens, ages, 65, 1)
+    findings = check_population(older, None, older_ages)
+    poly_ids = pa.array(sorted(set(poly_ages["person_id"].to_pylist())), pa.string())
+    in_poly = pc.is_in(findings["person_id"], value_set=poly_ids)
+    rows = []
+    for label, subset in (
+        ("65+ on 5 or more active medicines", findings.filter(in_poly)),
+        ("all 65+ on active medicines", findings),
+    ):
+        for r in summarise(subset, min_rank=3, top=8).to_pylist():
+            rows.append([label, r["drug"], r["other"], r["severity"], r["evidence"], r["people"]])
+    n_older = len(set(older_ages["person_id"].to_pylist()))
+    return [
+        Section(
+            "medication safety: most common major or worse findings in older people",
+            ["group", "drug", "with", "severity", "evidence", "people"],
+            rows,
+            note=("no major or worse finding in these regimens. " if not rows else "")
+            + f"{n_older:,} people aged 65+ on active medicines, {len(poly_ids):,} of them on "
+            "5 or more. evidence: known = cited knowledge row; predicted = mechanism rule; "
+            "criterion = elderly criteria. No finding does not mean safe.",
+        )
+    ]
+
+
 STEPS: list[Step] = [
     Step("generate", _generate),
     Step("ingest", _ingest),
@@ -255,6 +302,7 @@ STEPS: list[Step] = [
     Step("deidentify", _deidentify),
     Step("views", _views),
     Step("stroke", _stroke),
+    Step("medsafety", _medsafety),
 ]
 
 
