@@ -42,7 +42,8 @@ def test_patient_page_has_three_trend_charts(web, demo) -> None:
     pid = demo.seed.enrolled["north-1"][0]
     html = web.get(f"/web/patients/{pid}").text
     trends = html.split('id="trends"')[1].split("</section>")[0]
-    assert trends.count("<svg") == 3 and "<polyline" in trends
+    assert trends.count("<svg") == 6 and "<polyline" in trends
+    assert trends.count('id="trend-') == 3
     assert 'id="medsafety"' in html and 'id="careplan"' in html
 
 

@@ -81,7 +81,7 @@ def points(rows: Sequence[tuple[str, float | None]]) -> list[Point]:
 
 
 def line_chart(
-    series: dict[str, list[Point]], *, width: int = 640, height: int = 200, title: str = ""
+    series: dict[str, list[Point]], *, width: int = 480, height: int = 180, title: str = ""
 ) -> Markup:
     """Lines over time, one per named series, with the min/max of the y axis written."""
     pts = [p for s in series.values() for p in s]

@@ -175,24 +175,31 @@ def router() -> APIRouter:
         safety = person.medsafety(hub, caller, person_id)
         home, clinic = chart["readings"], chart["clinic_trends"]
         hl, cl = t("patient.home", lang), t("patient.clinic", lang)
+
+        def clinic_points(series: str) -> list[charts.Point]:
+            return charts.points([(str(c["at"]), c["value"]) for c in clinic
+                                  if c["series"] == series])  # fmt: skip
+
         trends = {
-            "bp": charts.line_chart({
-                f"SBP {hl}": _series(home, "bp"), f"DBP {hl}": _series(home, "bp", "value2"),
-                f"SBP {cl}": charts.points([(str(c["at"]), c["value"]) for c in clinic
-                                            if c["series"] == "sbp"]),
-                f"DBP {cl}": charts.points([(str(c["at"]), c["value"]) for c in clinic
-                                            if c["series"] == "dbp"]),
-            }, title=t("patient.bp", lang)),
-            "glucose": charts.line_chart({
-                hl: _series(home, "glucose"),
-                cl: charts.points([(str(c["at"]), c["value"]) for c in clinic
-                                   if c["series"] == "glucose"]),
-            }, title=t("patient.glucose", lang)),
-            "weight": charts.line_chart({
-                hl: _series(home, "weight"),
-                cl: charts.points([(str(c["at"]), c["value"]) for c in clinic
-                                   if c["series"] == "weight"]),
-            }, title=t("patient.weight", lang)),
+            "bp": (
+                charts.line_chart({"SBP": _series(home, "bp"),
+                                   "DBP": _series(home, "bp", "value2")},
+                                  title=f"{t('patient.bp', lang)} · {hl}"),
+                charts.line_chart({"SBP": clinic_points("sbp"), "DBP": clinic_points("dbp")},
+                                  title=f"{t('patient.bp', lang)} · {cl}"),
+            ),
+            "glucose": (
+                charts.line_chart({hl: _series(home, "glucose")},
+                                  title=f"{t('patient.glucose', lang)} · {hl}"),
+                charts.line_chart({cl: clinic_points("glucose")},
+                                  title=f"{t('patient.glucose', lang)} · {cl}"),
+            ),
+            "weight": (
+                charts.line_chart({hl: _series(home, "weight")},
+                                  title=f"{t('patient.weight', lang)} · {hl}"),
+                charts.line_chart({cl: clinic_points("weight")},
+                                  title=f"{t('patient.weight', lang)} · {cl}"),
+            ),
         }  # fmt: skip
         return page(request, "patient.html", chart=chart, scores=scores, safety=safety,
                     trends=trends)  # fmt: skip
