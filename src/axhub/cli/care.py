@@ -113,10 +113,16 @@ def ingest_command(
 
 @care_app.command("mqtt")
 def mqtt_command(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(1883, "--port"),
-    topic: str = typer.Option("axhub/care/readings/#", "--topic"),
-    client_id: str = typer.Option("axhub-care-intake", "--client-id"),
+    host: str = typer.Option("127.0.0.1", "--host", help="MQTT broker host."),
+    port: int = typer.Option(1883, "--port", help="MQTT broker port."),
+    topic: str = typer.Option(
+        "axhub/care/readings/#", "--topic", help="Topic filter the intake subscribes to."
+    ),
+    client_id: str = typer.Option(
+        "axhub-care-intake",
+        "--client-id",
+        help="MQTT client id; keep it stable so the broker keeps the session (QoS 1).",
+    ),
     seconds: float = typer.Option(0, "--seconds", help="Stop after this long (0 = until Ctrl-C)."),
 ) -> None:
     """Run the MQTT intake (QoS 1, persistent session, acknowledged after commit)."""
@@ -165,9 +171,9 @@ def sweep_command() -> None:
 
 @care_app.command("alerts")
 def alerts_command(
-    team: str | None = typer.Option(None, "--team"),
+    team: str | None = typer.Option(None, "--team", help="Only this care team's alerts."),
     snoozed: bool = typer.Option(False, "--snoozed", help="Include snoozed alerts."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """The worklist: open alerts, most severe first."""
     from axhub.care import alerts
@@ -189,10 +195,12 @@ def alerts_command(
 
 @care_app.command("snooze")
 def snooze_command(
-    alert_id: int = typer.Argument(...),
-    minutes: float = typer.Option(..., "--minutes"),
-    by: str = typer.Option(..., "--by"),
-    reason: str = typer.Option("", "--reason"),
+    alert_id: int = typer.Argument(..., help="Alert id (from `axhub care alerts`)."),
+    minutes: float = typer.Option(
+        ..., "--minutes", help="Snooze length; capped, and refused for urgent alerts."
+    ),
+    by: str = typer.Option(..., "--by", help="Staff id of the person acting."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the alert history)."),
 ) -> None:
     """Snooze an alert (refused for urgent and emergency; warning at most 12 h)."""
     from axhub.care import alerts
@@ -210,9 +218,9 @@ def snooze_command(
 
 @care_app.command("resolve")
 def resolve_command(
-    alert_id: int = typer.Argument(...),
-    by: str = typer.Option(..., "--by"),
-    reason: str = typer.Option("", "--reason"),
+    alert_id: int = typer.Argument(..., help="Alert id (from `axhub care alerts`)."),
+    by: str = typer.Option(..., "--by", help="Staff id of the person acting."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the alert history)."),
     ack_only: bool = typer.Option(False, "--ack", help="Acknowledge instead of resolving."),
 ) -> None:
     """Acknowledge (--ack) or resolve an alert."""
