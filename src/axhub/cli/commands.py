@@ -8,6 +8,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
     from axhub.cli import audit, care, demo, governance, ingest, medsafety, scores, synth, views
+    from axhub.cli.federation import register as register_federation
     from axhub.cli.link import register as register_link
     from axhub.cli.models import register as register_models
     from axhub.cli.reference import register as register_reference
@@ -27,4 +28,5 @@ def register(app: typer.Typer) -> None:
     medsafety.register(app)
     care.register(app)
     register_serve(app)
+    register_federation(app)
     register_reference(app)
