@@ -295,6 +295,37 @@ def _medsafety(ctx: DemoContext) -> list[Section]:
     ]
 
 
+def _care(ctx: DemoContext) -> list[Section]:
+    """Care at home: enrol the device cohort, replay a week of readings through the agents."""
+    from axhub.agents.demo import care_demo_sections
+    from axhub.governance.deid import ZONE_KEY
+    from axhub.governance.keys import KeyStore
+    from axhub.governance.pseudonym import pseudonym
+
+    key = KeyStore(ctx.step_settings).key(ZONE_KEY)
+    links = ctx.results["links"]
+    id_col = "record_id" if "record_id" in links.column_names else "patient_id"
+    regional = {
+        p: str(r)
+        for s, p, r in zip(
+            links.column("site").to_pylist(),
+            links.column(id_col).to_pylist(),
+            links.column("person_id").to_pylist(),
+            strict=True,
+        )
+        if s == "phc"
+    }
+
+    def person_ids(patients: list[str]) -> list[str]:
+        # the integrated zone's person pseudonym, as de-identification computes it
+        return [
+            pseudonym(key, f"person:{regional[p]}" if p in regional else f"site:phc/{p}")
+            for p in patients
+        ]
+
+    return care_demo_sections(ctx.step_settings, region=ctx.region, person_ids=person_ids)
+
+
 STEPS: list[Step] = [
     Step("generate", _generate),
     Step("ingest", _ingest),
@@ -303,6 +334,7 @@ STEPS: list[Step] = [
     Step("views", _views),
     Step("stroke", _stroke),
     Step("medsafety", _medsafety),
+    Step("care", _care),
 ]
 
 

@@ -419,32 +419,20 @@ class CareAgents:
         open_alerts = alerts.worklist(self.store, care_team=team, now=now)
         open_t = tasks.open_tasks(self.store, care_team=team, now=now)
         pend = approvals.pending(self.store, care_team=team)
-        rank = {"high": 3, "medium": 2, "low": 1}
+        #: tasks and approvals sit at the alert severity they stand for (care.md §4)
+        task_level = {"high": SEVERITY_RANK["urgent"], "medium": SEVERITY_RANK["warning"],
+                      "low": SEVERITY_RANK["info"]}  # fmt: skip
         items: list[dict[str, Any]] = []
         for a in open_alerts:
-            items.append(
-                {
-                    "kind": "alert",
-                    "id": a.id,
-                    "person_id": a.person_id,
-                    "what": a.rule_id,
-                    "level": SEVERITY_RANK.get(a.severity, 0) + 1,
-                    "label": a.severity,
-                    "since": a.created_at.isoformat(),
-                }
-            )
+            items.append({"kind": "alert", "id": a.id, "person_id": a.person_id,
+                          "what": a.rule_id, "level": SEVERITY_RANK.get(a.severity, 0),
+                          "overdue": False, "label": a.severity,
+                          "since": a.created_at.isoformat()})  # fmt: skip
         for t in open_t:
-            items.append(
-                {
-                    "kind": "task",
-                    "id": t.id,
-                    "person_id": t.person_id,
-                    "what": t.kind,
-                    "level": rank.get(t.priority, 0) + (2 if t.overdue else 0),
-                    "label": t.priority + (" overdue" if t.overdue else ""),
-                    "since": t.due_at.isoformat() if t.due_at else "",
-                }
-            )
+            items.append({"kind": "task", "id": t.id, "person_id": t.person_id, "what": t.kind,
+                          "level": task_level.get(t.priority, 0), "overdue": t.overdue,
+                          "label": t.priority + (" overdue" if t.overdue else ""),
+                          "since": t.due_at.isoformat() if t.due_at else ""})  # fmt: skip
         for p in pend:
             items.append(
                 {
@@ -452,12 +440,13 @@ class CareAgents:
                     "id": p.id,
                     "person_id": p.person_id,
                     "what": f"{p.action.get('change')} {p.action.get('drug')}",
-                    "level": 2,
+                    "level": SEVERITY_RANK["warning"],
+                    "overdue": False,
                     "label": "pending approval",
                     "since": p.requested_at.isoformat(),
                 }
             )
-        items.sort(key=lambda i: (-i["level"], i["since"], i["kind"], i["id"]))
+        items.sort(key=lambda i: (-i["level"], not i["overdue"], i["since"], i["kind"], i["id"]))
         persons = sorted({i["person_id"] for i in items})
         for pid in persons:
             run.steps.append(
