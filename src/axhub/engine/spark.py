@@ -87,10 +87,11 @@ class SparkDialect(Dialect):
         return f"variant_get({node}, {self.string_literal(_json_path(key))})"
 
     def json_as_list(self, value: str) -> str:
+        # no try_variant_get casts here: a failed cast costs a JVM exception per row
         return (
-            f"coalesce(try_variant_get({value}, '$', 'array<variant>'), CASE WHEN {value} IS NULL "
-            f"OR is_variant_null({value}) THEN CAST(array() AS ARRAY<VARIANT>) "
-            f"ELSE array({value}) END)"
+            f"(CASE WHEN {value} IS NULL OR is_variant_null({value}) "
+            f"THEN CAST(array() AS ARRAY<VARIANT>) WHEN {self.json_is(value, 'array')} "
+            f"THEN variant_get({value}, '$', 'array<variant>') ELSE array({value}) END)"
         )
 
     def json_get_list(self, node: str, key: str) -> str:
@@ -110,7 +111,9 @@ class SparkDialect(Dialect):
         if json_kind == "number":
             return f"({schema} IN {_NUMBER} OR {schema} LIKE 'DECIMAL%')"
         if json_kind == "array":
-            return f"(try_variant_get({node}, '$', 'array<variant>') IS NOT NULL)"
+            # a path step into a non-array is NULL (no error); FHIR has no empty arrays and
+            # the compiler never builds one, so "has a first element" means "is an array"
+            return f"(variant_get({node}, '$[0]') IS NOT NULL)"
         if json_kind == "null":
             return f"is_variant_null({node})"
         return f"({schema} = '{json_kind.upper()}')"
@@ -122,7 +125,7 @@ class SparkDialect(Dialect):
         )
 
     def json_array_length(self, node: str) -> str:
-        return f"size(try_variant_get({node}, '$', 'array<variant>'))"
+        return f"size(variant_get({node}, '$', 'array<variant>'))"
 
     def json_array_first(self, node: str) -> str:
         return f"variant_get({node}, '$[0]')"

@@ -130,11 +130,18 @@ class _Compiler:
             select_list = ", ".join(f"{exprs[c.name]} AS {d.quote_ident(c.name)}" for c in columns)
             body = None
         else:
-            rows = self.rows(self.view.select, ctx)
+            # columns with one value per resource are computed once, beside the explode
+            own, parts = self.own_and_parts(self.view.select, ctx)
+            body = self.product([], parts)
+            once = dict(own)
+            outer = [
+                d.quote_ident(c.name) if c.name in once else d.struct_field("__r", c.name)
+                for c in columns
+            ]
             select_list = ", ".join(
-                f"{d.struct_field('__r', c.name)} AS {d.quote_ident(c.name)}" for c in columns
+                f"{o} AS {d.quote_ident(c.name)}" for o, c in zip(outer, columns, strict=True)
             )
-            body = rows
+            once_list = "".join(f"{sql} AS {d.quote_ident(n)}, " for n, sql in own)
         items = ", ".join(d.root_items("resource", self.root_keys))
         rtype = d.string_literal(self.view.resource)
         inner = f"SELECT {items} FROM {source} WHERE resource_type = {rtype}"
@@ -146,7 +153,7 @@ class _Compiler:
             sql = f"SELECT {select_list} FROM ({inner}) __src{where_clause}"
         else:
             sql = (
-                f"SELECT {select_list} FROM (SELECT {d.explode(body)} AS __r "
+                f"SELECT {select_list} FROM (SELECT {once_list}{d.explode(body)} AS __r "
                 f"FROM ({inner}) __src{where_clause}) __rows"
             )
         return CompiledView(sql=sql, columns=columns, dialect=d)
@@ -205,7 +212,10 @@ class _Compiler:
             )
         return result
 
-    def inner_rows(self, sel: Select, ctx: Ctx) -> str:
+    def own_and_parts(
+        self, sel: Select, ctx: Ctx
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, list[Column]]]]:
+        """Columns with one value per focus, and the row lists to take the product of."""
         d = self.d
         own = [(c.name, self.column(c, ctx)) for c in sel.columns]
         parts: list[tuple[str, list[Column]]] = []
@@ -218,16 +228,29 @@ class _Compiler:
         if sel.union_all:
             branches = [self.rows(b, ctx) for b in sel.union_all]
             parts.append((d.concat_lists(branches), sel.union_all[0].all_columns()))
+        return own, parts
+
+    def inner_rows(self, sel: Select, ctx: Ctx) -> str:
+        own, parts = self.own_and_parts(sel, ctx)
+        return self.product(own, parts)
+
+    def product(self, own: list[tuple[str, str]], parts: list[tuple[str, list[Column]]]) -> str:
+        """The rows: ``own`` columns crossed with every row of every part, in order."""
+        d = self.d
         if not parts:
             return d.make_list([d.struct(own)])
-        names = list(own)
+        if not own and len(parts) == 1:
+            return parts[0][0]
+        # the focus's own columns are evaluated once and copied into each of its rows
+        o = self.var("o")
+        names = [(n, d.struct_field(o, n)) for n, _ in own]
         row_vars = [self.var("r") for _ in parts]
         for rv, (_, cols) in zip(row_vars, parts, strict=True):
             names.extend((c.name, d.struct_field(rv, c.name)) for c in cols)
         body = d.transform(parts[-1][0], row_vars[-1], d.struct(names))
         for rv, (lst, _) in zip(reversed(row_vars[:-1]), reversed(parts[:-1]), strict=True):
             body = d.flatten(d.transform(lst, rv, body))
-        return body
+        return d.let(d.struct(own), o, body) if own else body
 
     def repeat_items(self, sel: Select, ctx: Ctx) -> str:
         """Pre-order traversal of the nodes reached by applying the repeat paths recursively."""
@@ -318,6 +341,13 @@ class _Compiler:
             f"(CASE {d.json_kind(x)} WHEN 'NULL' THEN NULL "
             f"WHEN 'ARRAY' THEN (CASE {d.json_array_length(x)} WHEN 0 THEN NULL "
             f"WHEN 1 THEN {d.json_array_first(x)} ELSE {many} END) ELSE {x} END)"
+        )
+
+    def list_to_val(self, lst: str) -> str:
+        """A list of JSON nodes as a JSON value; never an empty array (empty is NULL)."""
+        d = self.d
+        return self.bind(
+            lst, lambda f: f"(CASE WHEN {d.list_len(f)} > 0 THEN {d.to_json(f, 'json')} END)"
         )
 
     def _val_count(self, x: str) -> str:
@@ -428,10 +458,11 @@ class _Compiler:
 
             def nav(x: str) -> str:
                 flat = d.flatten(d.transform(d.json_as_list(x), e, d.json_get_list(e, name)))
+                as_json = self.list_to_val(flat)
                 # a member of an array is NULL: only then is the array case tested
                 return (
                     f"coalesce({d.json_get(x, name)}, CASE WHEN {d.json_is(x, 'array')} "
-                    f"THEN {d.to_json(flat, 'json')} END)"
+                    f"THEN {as_json} END)"
                 )
 
             return V(self.bind(base.sql, nav), "val", t)
@@ -755,7 +786,7 @@ def _fn_reference_key(c: _Compiler, base: V, node: fp.Call, ctx: Ctx) -> V:
             many = d.transform(d.json_as_list(x), e, d.to_json(key_of(e), "string"))
             many = d.filter(many, k, f"{k} IS NOT NULL")
             return (
-                f"(CASE WHEN {d.json_is(x, 'array')} THEN {d.to_json(many, 'json')} "
+                f"(CASE WHEN {d.json_is(x, 'array')} THEN {c.list_to_val(many)} "
                 f"ELSE {d.to_json(key_of(x), 'string')} END)"
             )
 
