@@ -15,12 +15,12 @@ from axhub.ingest.sources import discover
 
 def summary_table(report: IngestReport) -> Table:
     """One row per file read, a total row, and the files recognised but not ingested."""
-    table = Table(title=f"ingest run {report.run_id} · site {report.site}")
+    table = Table(title=f"ingest run {report.run_id} · site {report.site}", expand=False)
     for col in ("file", "read", "stored", "superseded", "duplicates", "deleted", "quarantined"):
         table.add_column(
             col,
             justify="left" if col == "file" else "right",
-            min_width=24 if col == "file" else None,
+            min_width=8 if col == "file" else None,
             overflow="fold",
         )
     rows = [(f.path, f) for f in report.files] + [("[bold]total[/]", report.totals)]
