@@ -98,7 +98,7 @@ def test_device_observation_intake(client, auth, demo) -> None:
     assert dup.status_code == 200 and dup.json()["duplicates"] == 1
     bad = dict(obs, component=[], id="bad")
     resp = client.post("/api/v1/care/observations", headers=auth("device-gateway"), json=bad)
-    assert resp.status_code == 422 and resp.json()["problems"]
+    assert resp.status_code == 422 and resp.json()["error"]["fields"]["problems"]
     assert client.post("/api/v1/care/observations", headers=auth("researcher"),
                        json=obs).status_code == 403  # fmt: skip
 

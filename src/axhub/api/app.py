@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -44,6 +44,7 @@ def current_caller(
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 HubDep = Annotated[Hub, Depends(hub_of)]
+RowId = Annotated[int, Path(ge=1, le=2**62)]
 PersonId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -141,7 +142,7 @@ def api_router() -> APIRouter:
 
     @r.post("/care/alerts/{alert_id}", tags=["care"], summary="Acknowledge, snooze or resolve")
     def alert_action(
-        alert_id: int, body: AlertAction, caller: CallerDep, hub: HubDep
+        alert_id: RowId, body: AlertAction, caller: CallerDep, hub: HubDep
     ) -> dict[str, Any]:
         return care_ops.alert_action(
             hub, caller, alert_id, body.action, minutes=body.minutes, reason=body.reason
@@ -153,7 +154,7 @@ def api_router() -> APIRouter:
 
     @r.post("/care/tasks/{task_id}", tags=["care"], summary="Finish a task")
     def finish_task(
-        task_id: int, body: TaskFinish, caller: CallerDep, hub: HubDep
+        task_id: RowId, body: TaskFinish, caller: CallerDep, hub: HubDep
     ) -> dict[str, Any]:
         return care_ops.finish_task(hub, caller, task_id, body.status)
 
@@ -167,7 +168,7 @@ def api_router() -> APIRouter:
 
     @r.post("/care/approvals/{approval_id}", tags=["care"], summary="Approve or reject")
     def decide(
-        approval_id: int, body: ApprovalDecision, caller: CallerDep, hub: HubDep
+        approval_id: RowId, body: ApprovalDecision, caller: CallerDep, hub: HubDep
     ) -> dict[str, Any]:
         return care_ops.decide_approval(hub, caller, approval_id, body.decision, body.reason)
 
@@ -176,11 +177,16 @@ def api_router() -> APIRouter:
         tags=["care"],
         summary="Device intake: FHIR Observation, Bundle or axhub reading JSON",
         status_code=201,
+        responses={200: {"description": "duplicate: already stored"}},
     )
     def observations(
         caller: CallerDep, hub: HubDep, payload: Annotated[dict[str, Any], Body()]
     ) -> JSONResponse:
         status, result = care_ops.intake(hub, caller, payload)
+        if status >= 400:  # all quarantined: the one error shape, with the intake's counts
+            return errors.error_response(
+                status, "InputError", "the message was quarantined", result
+            )
         return JSONResponse(result, status_code=status)
 
     return r

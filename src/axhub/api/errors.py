@@ -95,7 +95,7 @@ def _http(request: Request, exc: Exception) -> Response:
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error: %s", type(exc).__name__)
+    log.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
     return error_response(500, "InternalError", "internal error", None, request)
 
 
@@ -109,5 +109,5 @@ def install(app: FastAPI) -> None:
 
 #: OpenAPI ``responses`` entry for routes: every error status uses the one shape
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorResponse} for s in (401, 403, 404, 422, 500)
+    s: {"model": ErrorResponse} for s in (401, 403, 404, 409, 422, 500)
 }
