@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from axhub import __version__
@@ -181,7 +181,7 @@ def api_router() -> APIRouter:
     )
     def observations(
         caller: CallerDep, hub: HubDep, payload: Annotated[dict[str, Any], Body()]
-    ) -> JSONResponse:
+    ) -> Response:
         status, result = care_ops.intake(hub, caller, payload)
         if status >= 400:  # all quarantined: the one error shape, with the intake's counts
             return errors.error_response(
