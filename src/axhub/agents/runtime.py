@@ -102,6 +102,10 @@ class Run:
             step.update(outcome="refused", error=type(exc).__name__, message=exc.message)
             self._record(step)
             raise
+        except Exception as exc:  # recorded (type only: a message may hold values), re-raised
+            step.update(outcome="failed", error=type(exc).__name__)
+            self._record(step)
+            raise
         step.update(outcome="done", output=_jsonable(out))
         if t.action_class in NOTIFY_TEAM:
             step["care_team_notified"] = True
