@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class SiteNode:
     data_dir: Path
     port: int
     token: str
+    region: Path
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,6 +69,8 @@ class SiteNode:
             str(self.data_dir),
             "--port",
             str(self.port),
+            "--training-region",
+            str(self.region),
             *extra,
         ]
         env = {**os.environ, "AXHUB_DUCKDB_THREADS": "1", "AXHUB_LOG_LEVEL": "WARNING"}
@@ -128,7 +132,7 @@ def _prepare_site(region: Path, site: str, data_dir: Path) -> tuple[str, dict[st
         Project(
             PROJECT,
             f"DRB-{site.upper()}-2026-001",
-            frozenset({Purpose.RESEARCH}),
+            frozenset({Purpose.RESEARCH, Purpose.AI_TRAINING}),
             frozenset({"Patient", "Condition", "Observation"}),
             dt.datetime(2099, 12, 31, tzinfo=dt.UTC),
             epsilon_budget=EPSILON_BUDGET,
@@ -153,11 +157,15 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     patients = {s: sum(r["site"] == s for r in records) for s in SITES}
     nodes: dict[str, SiteNode] = {}
     districts = {}
+
+    def prepare_and_start(site: str) -> None:  # nodes start while other sites are prepared
+        token, districts[site] = _prepare_site(region, site, root / site)
+        nodes[site] = node = SiteNode(site, root / site, free_port(), token, region)
+        node.start(*(["--require-approval"] if site == APPROVAL_SITE else []))
+
     try:
-        for site in SITES:  # each node starts while the next site is prepared
-            token, districts[site] = _prepare_site(region, site, root / site)
-            nodes[site] = node = SiteNode(site, root / site, free_port(), token)
-            node.start(*(["--require-approval"] if site == APPROVAL_SITE else []))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(prepare_and_start, SITES))
         deadline = time.monotonic() + 60
         for node in nodes.values():
             node.wait_up(deadline)

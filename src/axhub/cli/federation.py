@@ -46,6 +46,12 @@ def serve_command(
         False, "--require-approval", help="Hold every query until the committee approves it."
     ),
     min_cohort: int = typer.Option(10, "--min-cohort", help="Smallest population answered."),
+    training_region: Path | None = typer.Option(
+        None,
+        "--training-region",
+        help="Synthetic region folder: this site's records and the ground-truth outcomes "
+        "(research label input) for federated training.",
+    ),
 ) -> None:
     """Serve this site: raw zone -> integrated zone (de-identified) -> governed aggregates."""
     from axhub.cli.main import err_console, handle_errors
@@ -71,7 +77,14 @@ def serve_command(
             err_console.print(f"ingested {ingest_path} for {site}: run {report.run_id}")
         if rebuild or ingest_path is not None or not integrated_path(s).exists():
             StewardStore(s).deidentify(Principal(getpass.getuser(), Role.OPERATOR))
-        node = Node(s, NodeConfig(site, min_cohort=min_cohort, require_approval=require_approval))
+        config = NodeConfig(
+            site,
+            min_cohort=min_cohort,
+            require_approval=require_approval,
+            training_region=training_region,
+            seed=s.seed,
+        )
+        node = Node(s, config)
         err_console.print(f"node {site} listening on http://{host}:{port}")
         uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
 

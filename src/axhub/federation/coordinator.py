@@ -149,6 +149,10 @@ class Coordinator:
         out.combined = combine(list(out.answered.values()), spec.probs)
         return out
 
+    def train_step(self, body: dict[str, Any]) -> FederatedResult:
+        """One training step at every site (``axhub.federation.training``)."""
+        return self._gather(str(body.get("step", "")), "POST", "/train", body)
+
     def collect(
         self, query_id: str, probs: tuple[float, ...] = (0.25, 0.5, 0.75)
     ) -> FederatedResult:

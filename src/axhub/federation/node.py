@@ -88,6 +88,8 @@ class NodeConfig:
     site: str
     min_cohort: int = MIN_COHORT
     require_approval: bool = False
+    training_region: Path | None = None  # research label input (synthetic region folder)
+    seed: int = 20261126
 
 
 class NodeStore:
@@ -258,6 +260,26 @@ class Node:
         self.store = GovernedStore(settings)
         self.state = NodeStore(settings.data_dir)
         self._lock = threading.Lock()
+        self.trainer = None
+        if config.training_region is not None:
+            from axhub.federation.training import SiteTrainer
+
+            self.trainer = SiteTrainer(
+                config.training_region, config.site, seed=config.seed, min_rows=config.min_cohort
+            )
+
+    def train(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One training step, for a researcher whose project is approved for ai_training."""
+        if self.trainer is None:
+            raise PolicyDenied(f"site {self.config.site} takes no part in training")
+        me = Principal(
+            str(body.get("researcher_id", "")),
+            Role.RESEARCHER,
+            project_id=str(body.get("project_id", "")) or None,
+        )
+        self.store.ensure(me, "ai_training", "aggregate", ["Patient"])
+        with self._lock:
+            return self.trainer.step(body)
 
     def submit(self, spec: QuerySpec) -> dict[str, Any]:
         """Receive a query: answer it now, or hold it for the committee."""

@@ -7,6 +7,9 @@ Routes (all but ``/health`` need ``Authorization: Bearer <token>`` issued by
 * ``POST /queries``              submit a query spec (JSON); answers it, or ``pending`` when
                                  the site's data review committee approves queries by hand;
 * ``GET  /queries/{query_id}``   the query's state; an approved query is run now;
+* ``POST /train``                one training step on this site's rows (stats, fit, evaluate;
+                                 ``axhub.federation.training``), for a project approved for
+                                 ``ai_training``.
 
 
 Errors are ``{"error": {"status", "type", "message", "fields"}}``; SQL is never echoed.
@@ -66,5 +69,9 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/queries/{query_id}")
     def status(query_id: str, who: str = Depends(caller)) -> dict[str, Any]:
         return node.status(query_id)
+
+    @app.post("/train")
+    def train(body: dict[str, Any], who: str = Depends(caller)) -> dict[str, Any]:
+        return {"site": node.config.site, "status": "answered", "result": node.train(body)}
 
     return app
