@@ -24,7 +24,7 @@ from axhub.errors import ConfigError
 log = logging.getLogger(__name__)
 
 INTAKE_PATH = "/care/observations"
-MQTT_TOPIC = "axhub/care/readings/{device}"
+MQTT_TOPIC = "axhub/care/readings"
 
 
 class LinkDown(Exception):
@@ -107,11 +107,19 @@ class MqttTransport:
     link failure; unacknowledged payloads are sent again later.
     """
 
-    def __init__(self, host: str, port: int, *, client_id: str = "", timeout: float = 10.0):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        topic: str = MQTT_TOPIC,
+        client_id: str = "",
+        timeout: float = 10.0,
+    ) -> None:
         import paho.mqtt.client as mqtt
 
-        self._mqtt = mqtt
         self.host, self.port, self.timeout = host, port, timeout
+        self.topic = topic.rstrip("/")
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
@@ -136,7 +144,7 @@ class MqttTransport:
     def send(self, payloads: Sequence[tuple[str | None, str]]) -> list[str]:
         self._connect()
         infos = [
-            self.client.publish(MQTT_TOPIC.format(device=_topic_part(dev)), body, qos=1)
+            self.client.publish(f"{self.topic}/{_topic_part(dev)}", body, qos=1)
             for dev, body in payloads
         ]
         out: list[str] = []
@@ -164,10 +172,11 @@ def _topic_part(device: str | None) -> str:
 
 
 def transport_for(hub: str, token: str | None = None) -> Transport:
-    """``http(s)://...`` -> :class:`HttpTransport`; ``mqtt://host:port`` -> MQTT."""
+    """``http(s)://...`` -> HTTP; ``mqtt://host:port[/topic prefix]`` -> MQTT."""
     parts = urlsplit(hub)
     if parts.scheme == "mqtt":
         if not parts.hostname:
-            raise ConfigError("MQTT hub must be mqtt://host[:port]", hub=hub)
-        return MqttTransport(parts.hostname, parts.port or 1883)
+            raise ConfigError("MQTT hub must be mqtt://host[:port][/topic prefix]", hub=hub)
+        topic = parts.path.strip("/") or MQTT_TOPIC
+        return MqttTransport(parts.hostname, parts.port or 1883, topic=topic)
     return HttpTransport(hub, token)
