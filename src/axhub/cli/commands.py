@@ -8,6 +8,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Attach every command group to the root app (one line per group, in walk order)."""
     from axhub.cli import audit, care, demo, governance, ingest, medsafety, scores, synth, views
+    from axhub.cli.agents import register as register_agents
     from axhub.cli.edge import register as register_edge
     from axhub.cli.federation import register as register_federation
     from axhub.cli.link import register as register_link
@@ -28,6 +29,7 @@ def register(app: typer.Typer) -> None:
     register_models(app)
     medsafety.register(app)
     care.register(app)
+    register_agents(app)
     register_edge(app)
     register_serve(app)
     register_federation(app)
