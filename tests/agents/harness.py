@@ -48,8 +48,8 @@ class Env:
     refused: list[str] = field(default_factory=list)
 
 
-def make_env(tmp: Path, writer: MessageWriter | None = None) -> Env:
-    settings = Settings(data_dir=tmp)
+def make_env(tmp: Path, writer: MessageWriter | None = None, care_db_url: str = "") -> Env:
+    settings = Settings(data_dir=tmp, care_db_url=care_db_url)
     store = CareStore.open(settings)
     governed = GovernedStore(settings)
     rt = AgentRuntime(store, governed, care_team=TEAM, on_behalf_of="nurse-kim", writer=writer)
