@@ -226,6 +226,50 @@ def collect_command(
     run()
 
 
+@coordinator_app.command("train")
+def train_command(
+    sites: Path = _SITES,
+    project: str = typer.Option(..., "--project", help="Project approved for ai_training."),
+    researcher: str = typer.Option(..., "--researcher", help="Researcher id on the project."),
+    model: str = typer.Option("t2d_5y", "--model", help="Model id (axhub.clinical.models)."),
+    rounds: int = typer.Option(10, "--rounds"),
+    epochs: int = typer.Option(20, "--epochs", help="Local gradient steps per round."),
+    lr: float = typer.Option(0.5, "--lr"),
+    mu: float = typer.Option(0.0, "--mu", help="FedProx proximal weight (0 = FedAvg)."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait per site."),
+) -> None:
+    """Train a logistic-regression model across the sites; print weights and round log."""
+    from axhub.cli.main import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        from axhub.federation.coordinator import Coordinator, load_sites
+        from axhub.federation.training import federated_train
+
+        m = federated_train(
+            Coordinator(load_sites(sites), timeout=timeout),
+            model,
+            rounds=rounds,
+            epochs=epochs,
+            lr=lr,
+            mu=mu,
+            project_id=project,
+            researcher_id=researcher,
+        )
+        out = {
+            "model_id": m.model_id,
+            "method": "fedprox" if mu > 0 else "fedavg",
+            "features": list(m.features),
+            "weights": [round(float(w), 6) for w in m.weights],
+            "scaling_mean": [round(float(v), 6) for v in m.mean],
+            "scaling_sd": [round(float(v), 6) for v in m.sd],
+            "rounds": [r.__dict__ for r in m.rounds],
+        }
+        typer.echo(json.dumps(out, indent=1))
+
+    run()
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(node_app, name="node")
     app.add_typer(coordinator_app, name="coordinator")
