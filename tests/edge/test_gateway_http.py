@@ -23,7 +23,7 @@ from axhub.cli.main import app
 from axhub.edge.buffer import Buffer
 from axhub.edge.gateway import Gateway
 from axhub.edge.listener import serve_devices
-from axhub.edge.transport import HttpTransport
+from axhub.edge.transport import INTAKE_PATH, HttpTransport
 
 runner = CliRunner()
 
@@ -44,6 +44,8 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, CareStore, list[str]]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             seen.append(self.headers.get("Authorization") or "")
+            assert self.path == INTAKE_PATH
+            assert self.headers.get("X-Purpose-Of-Use") == "care_at_home"
             body = self.rfile.read(int(self.headers["Content-Length"]))
             res = ingest_observation(store, body)
             data = json.dumps(res.to_dict()).encode()
@@ -106,6 +108,18 @@ def test_cli_push_forward_status_over_http(tmp_path: Path, hub, monkeypatch) -> 
     assert st["pending"] == 0 and st["sent"] == 2 and st["rejected_by_hub"] == 1
     assert st["device_duplicates"] == 1 and st["quarantined_locally"] == 1
     assert [a["rule_id"] for a in st["alerts"]] == ["glucose.hypo_l2"]
+    b = Buffer(buf)
+    (why,) = b.db.execute("SELECT last_error FROM readings WHERE status = 'rejected'").fetchone()
+    b.close()
+    assert "not enrolled" in why  # the hub's reason is kept with the row
+
+
+def test_the_api_error_shape_gives_the_reason() -> None:
+    from axhub.edge.transport import _problem
+
+    api = {"error": {"fields": {"problems": [{"reason": "person not enrolled (or withdrawn)"}]}}}
+    assert _problem(json.dumps(api).encode()) == "person not enrolled (or withdrawn)"
+    assert _problem(b"<html>") == "quarantined"
 
 
 def test_a_resend_after_a_lost_ack_is_a_duplicate_at_the_hub(tmp_path: Path, hub) -> None:

@@ -23,7 +23,8 @@ from axhub.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-INTAKE_PATH = "/care/observations"
+INTAKE_PATH = "/api/v1/care/observations"
+PURPOSE = "care_at_home"  # sent as X-Purpose-Of-Use
 MQTT_TOPIC = "axhub/care/readings"
 
 
@@ -45,7 +46,7 @@ class Transport(Protocol):
 
 
 class HttpTransport:
-    """POST each payload to ``<hub>/care/observations`` with a bearer token.
+    """POST each payload to ``<hub>/api/v1/care/observations`` with a bearer token.
 
     201 stored, 200 duplicate, 422 quarantined by the hub; 401/403 means the gateway's token
     is wrong (logged as an error and retried with backoff, never dropped); anything else, a
@@ -65,6 +66,7 @@ class HttpTransport:
         for _device, body in payloads:
             req = urllib.request.Request(self.url, data=body.encode(), method="POST")
             req.add_header("Content-Type", "application/json")
+            req.add_header("X-Purpose-Of-Use", PURPOSE)
             if self.token:
                 req.add_header("Authorization", f"Bearer {self.token}")
             try:
@@ -91,8 +93,12 @@ class HttpTransport:
 
 
 def _problem(answer: bytes) -> str:
+    """The hub's reasons: ``problems`` at the top (intake result) or in the API error shape."""
     try:
-        problems = json.loads(answer).get("problems") or []
+        body = json.loads(answer)
+        problems = body.get("problems") or (
+            (body.get("error") or {}).get("fields", {}).get("problems") or []
+        )
         return "; ".join(str(p.get("reason")) for p in problems)[:300] or "quarantined"
     except (ValueError, AttributeError):
         return "quarantined"
