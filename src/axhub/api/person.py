@@ -44,6 +44,70 @@ def _views(table: pa.Table) -> dict[str, pa.Table]:
         engine.close()
 
 
+KCD_SYSTEM = "http://www.hl7korea.or.kr/CodeSystem/kostat-kcd-8"
+ATC_SYSTEM = "http://www.whocc.no/atc"
+LOINC_SYSTEM = "http://loinc.org"
+
+#: one person's chart from the governed rows (a few rows: four small SQL statements)
+CHART_SQL = {
+    "patient": """
+        SELECT json_extract_string(resource, '$.gender') AS gender,
+               json_extract_string(resource, '$.birthDate') AS birth_date,
+               json_extract_string(resource, '$.address[0].district') AS district
+        FROM r WHERE resource_type = 'Patient' ORDER BY last_updated DESC LIMIT 1""",
+    "conditions": f"""
+        WITH c AS (SELECT resource, unnest(from_json(json_extract(resource, '$.code.coding'),
+                          '[{{"system":"VARCHAR","code":"VARCHAR","display":"VARCHAR"}}]')) AS k
+                   FROM r WHERE resource_type = 'Condition')
+        SELECT k.code AS kcd_code, k.display AS kcd_display,
+               json_extract_string(resource, '$.recordedDate') AS recorded_date
+        FROM c WHERE k.system = '{KCD_SYSTEM}' ORDER BY recorded_date DESC NULLS LAST""",
+    "medications": f"""
+        WITH m AS (SELECT resource, unnest(from_json(json_extract(resource,
+                          '$.medicationCodeableConcept.coding'),
+                          '[{{"system":"VARCHAR","code":"VARCHAR","display":"VARCHAR"}}]')) AS k
+                   FROM r WHERE resource_type = 'MedicationRequest')
+        SELECT k.code AS atc_code, k.display AS atc_display,
+               json_extract_string(resource, '$.status') AS status,
+               json_extract_string(resource, '$.authoredOn') AS authored_on
+        FROM m WHERE k.system = '{ATC_SYSTEM}' ORDER BY authored_on DESC NULLS LAST""",
+    "observations": f"""
+        WITH o AS (
+          SELECT json_extract_string(resource, '$.effectiveDateTime') AS at_,
+                 json_extract_string(resource, '$.code.coding[0].code') AS code,
+                 TRY_CAST(json_extract(resource, '$.valueQuantity.value') AS DOUBLE) AS value,
+                 json_extract_string(resource, '$.component[*].code.coding[0].code') AS ccodes,
+                 json_extract_string(resource, '$.component[*].valueQuantity.value') AS cvalues
+          FROM r WHERE resource_type = 'Observation'
+            AND json_extract_string(resource, '$.code.coding[0].system') = '{LOINC_SYSTEM}')
+        SELECT at_ AS at, code, value FROM o WHERE value IS NOT NULL
+        UNION ALL
+        SELECT at_ AS at, unnest(ccodes) AS code, TRY_CAST(unnest(cvalues) AS DOUBLE) AS value
+        FROM o WHERE len(ccodes) > 0""",
+}
+
+
+def _chart(table: pa.Table) -> dict[str, list[dict[str, Any]]]:
+    """Patient, conditions, medicines and coded measurements of one person's governed rows."""
+    from axhub.api.hub import connect_memory
+
+    con = connect_memory()
+    try:
+        con.register("r", table)
+        return {k: con.sql(sql).to_arrow_table().to_pylist() for k, sql in CHART_SQL.items()}
+    finally:
+        con.close()
+
+
+def _group_of(code: str | None) -> str | None:
+    from axhub.api.hub import kcd_groups
+
+    for name, g in kcd_groups().items():
+        if code and code[:3] in g["categories"]:
+            return str(name)
+    return None
+
+
 def _rows(table: pa.Table, columns: Sequence[str]) -> list[dict[str, Any]]:
     cols = [c for c in columns if c in table.column_names]
     return table.select(cols).to_pylist()
@@ -82,15 +146,12 @@ def _care_rows(hub: Hub, person_id: str) -> dict[str, Any]:
 
 def summary(hub: Hub, caller: Caller, person_id: str) -> dict[str, Any]:
     """The person's chart: demographics, conditions, medicines, clinic trends, home care."""
-    table = hub.person_records(caller, person_id)
-    views = _views(table)
-    demo = views["patient_demographics"].to_pylist()
-    first = demo[0] if demo else {}
-    obs = views["observations"]
+    chart = _chart(hub.person_records(caller, person_id))
+    first = chart["patient"][0] if chart["patient"] else {}
     clinic = [
-        {"series": TREND_LOINC[r["loinc_code"]], "at": r["effective"], "value": r["value"]}
-        for r in _rows(obs, ["loinc_code", "effective", "value"])
-        if r["loinc_code"] in TREND_LOINC and r["value"] is not None
+        {"series": TREND_LOINC[r["code"]], "at": r["at"], "value": r["value"]}
+        for r in chart["observations"]
+        if r["code"] in TREND_LOINC and r["value"] is not None
     ]
     clinic.sort(key=lambda r: str(r["at"]))
     care = _care_rows(hub, person_id)
@@ -101,12 +162,8 @@ def summary(hub: Hub, caller: Caller, person_id: str) -> dict[str, Any]:
         "birth": first.get("birth_date"),
         "district": district,
         "district_en": district_name(district) if district else None,
-        "conditions": _rows(
-            views["conditions"], ["kcd_code", "kcd_display", "kcd_group", "recorded_date"]
-        ),
-        "medications": _rows(
-            views["medication_requests"], ["atc_code", "atc_display", "status", "authored_on"]
-        ),
+        "conditions": [{**c, "kcd_group": _group_of(c["kcd_code"])} for c in chart["conditions"]],
+        "medications": chart["medications"],
         "clinic_trends": clinic,
         **care,
     }
@@ -155,12 +212,10 @@ def medsafety(hub: Hub, caller: Caller, person_id: str, foods: Sequence[str] = (
     """Medication-safety findings for the person's active and recent prescriptions."""
     from axhub.medsafety import NO_FINDING_NOTE, check
 
-    table = hub.person_records(caller, person_id)
-    views = _views(table)
-    meds = views["medication_requests"].to_pylist()
-    names = sorted({m["atc_display"] for m in meds if m.get("atc_display")})
-    demo = views["patient_demographics"].to_pylist()
-    age = _age(demo[0].get("birth_date") if demo else None, dt.date.today())
+    chart = _chart(hub.person_records(caller, person_id))
+    names = sorted({m["atc_display"] for m in chart["medications"] if m.get("atc_display")})
+    first = chart["patient"][0] if chart["patient"] else {}
+    age = _age(first.get("birth_date"), dt.date.today())
     findings = check(names, list(foods), age=age if age is not None and age >= 0 else None)
     return {
         "person_id": person_id,
