@@ -137,20 +137,17 @@ def _decide(query_id: str, data_dir: Path, by: str, approve: bool) -> None:
 
 
 _BY = typer.Option(..., "--by", help="Committee member recording the decision.")
+_QUERY_ID = typer.Argument(..., help="The query id (q-...) the coordinator printed.")
 
 
 @node_app.command("approve")
-def approve_command(
-    query_id: str = typer.Argument(...), data_dir: Path = _DATA_DIR, by: str = _BY
-) -> None:
+def approve_command(query_id: str = _QUERY_ID, data_dir: Path = _DATA_DIR, by: str = _BY) -> None:
     """Approve a pending query (it runs when the coordinator next asks)."""
     _decide(query_id, data_dir, by, True)
 
 
 @node_app.command("reject")
-def reject_command(
-    query_id: str = typer.Argument(...), data_dir: Path = _DATA_DIR, by: str = _BY
-) -> None:
+def reject_command(query_id: str = _QUERY_ID, data_dir: Path = _DATA_DIR, by: str = _BY) -> None:
     """Reject a pending query."""
     _decide(query_id, data_dir, by, False)
 
@@ -209,7 +206,7 @@ def query_command(
 
 @coordinator_app.command("collect")
 def collect_command(
-    query_id: str = typer.Argument(...),
+    query_id: str = _QUERY_ID,
     sites: Path = _SITES,
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait per site."),
 ) -> None:
