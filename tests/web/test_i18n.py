@@ -28,11 +28,13 @@ def test_dynamic_prefixes_cover_their_values() -> None:
     from axhub.governance.purposes import Purpose
 
     prefixes = {k for p in TEMPLATES.glob("*.html") for k in PREFIX.findall(p.read_text())}
-    assert {"purpose.", "severity.", "kind."} <= prefixes
+    assert {"purpose.", "severity.", "kind.", "sex."} <= prefixes
     for p in Purpose:
         assert f"purpose.{p.value}" in STRINGS
     for s in ("info", "warning", "urgent", "emergency"):
         assert f"severity.{s}" in STRINGS
+    for k in ("female", "male", "other", "unknown"):
+        assert f"sex.{k}" in STRINGS
     for k in ("risk", "access"):
         assert f"kind.{k}" in STRINGS
 
