@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -375,7 +374,12 @@ class Gateway:
     def run(self, stop: threading.Event, *, poll_s: float = 5.0) -> None:
         """Forward until ``stop`` is set, sleeping until the next try is due."""
         while not stop.is_set():
-            res = self.forward()
+            try:
+                res = self.forward()
+            except Exception:  # a transport bug must not stop the home gateway: log, retry
+                log.exception("edge: forwarding failed; retrying in %.0f s", poll_s)
+                stop.wait(poll_s)
+                continue
             wait = poll_s if res.next_try is None else min(poll_s, res.next_try - self.clock())
             stop.wait(max(0.05, wait))
 
@@ -384,8 +388,3 @@ class Gateway:
             out = self.buffer.status()
         out["link_up"] = self.link_up
         return out
-
-
-def effective_iso(t: float) -> str:
-    """Epoch seconds as an ISO time (for status output)."""
-    return datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds")
