@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from axhub.clinical.models import SPECS, train
 from axhub.clinical.onnx_export import to_onnx
 from axhub.edge.buffer import Buffer
 from axhub.edge.gateway import EdgeConfig, Gateway
 from axhub.edge.scorer import EdgeScorer
+from axhub.errors import ConfigError
 
 from .test_edge_scorer import population
 
@@ -42,3 +44,11 @@ def test_gateway_scores_readings_offline(tmp_path: Path) -> None:
         x = scorer.design({**static, "sbp_mmhg": float(sbp)})
         assert abs(p - result.pipeline.predict_proba(x)[:, 1][0]) < 1e-5
     assert np.isfinite([r[2] for r in rows]).all()
+
+
+def test_a_bad_model_file_fails_at_start(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not a model")
+    config = EdgeConfig.from_dict({"persons": {"p-1": {"model": {"path": str(bad)}}}})
+    with pytest.raises(ConfigError, match="cannot load the model"):
+        Gateway(Buffer(tmp_path / "e.sqlite"), None, config=config)

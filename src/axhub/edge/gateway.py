@@ -203,6 +203,8 @@ class Gateway:
         self.link_up: bool | None = None
         self._lock = threading.Lock()
         self._scorers: dict[Path, Any] = {}
+        for model in self.config.models.values():  # a bad model file fails at start, not later
+            self._scorer(model)
 
     # --- from the devices -----------------------------------------------------------------
     def receive(self, message: bytes | str | dict[str, Any] | list[Any]) -> ReceiveResult:
@@ -311,6 +313,12 @@ class Gateway:
         model = self.config.models.get(person_id)
         if model is None or kind not in model.from_readings:
             return
+        scorer = self._scorer(model)
+        values = {**model.static, model.from_readings[kind]: value}
+        p = float(scorer.predict(values)[0])
+        self.buffer.add_scores([(reading_id, scorer.model_id or model.path.stem, p)], now)
+
+    def _scorer(self, model: ModelConfig) -> Any:
         scorer = self._scorers.get(model.path)
         if scorer is None:
             from axhub.edge.scorer import EdgeScorer
@@ -319,9 +327,7 @@ class Gateway:
                 scorer = self._scorers[model.path] = EdgeScorer(model.path)
             except Exception as exc:  # onnxruntime raises its own error types
                 raise ConfigError(f"cannot load the model: {exc}", path=str(model.path)) from None
-        values = {**model.static, model.from_readings[kind]: value}
-        p = float(scorer.predict(values)[0])
-        self.buffer.add_scores([(reading_id, scorer.model_id or model.path.stem, p)], now)
+        return scorer
 
     # --- to the hub -----------------------------------------------------------------------
     def forward(self) -> ForwardResult:
