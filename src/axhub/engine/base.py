@@ -62,6 +62,10 @@ class Dialect(ABC):
     def index_ref(self, index_var: str) -> str:
         """The 0-based position bound by ``transform(..., index_var=...)``."""
 
+    def is_cheap(self, sql: str) -> bool:
+        """Whether repeating ``sql`` costs less than binding it once with ``let``."""
+        return False
+
     @abstractmethod
     def let(self, value: str, var: str, body: str) -> str:
         """``body`` with ``var`` bound to ``value`` (evaluated once)."""

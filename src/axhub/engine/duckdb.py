@@ -7,6 +7,7 @@ The JSON functions are statically linked in the DuckDB wheel; this module never 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from axhub.errors import EngineError
 log = logging.getLogger(__name__)
 
 _TYPES = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE", "boolean": "BOOLEAN"}
+_CHEAP = re.compile(r"^json_extract\([A-Za-z_][A-Za-z0-9_]*(\[\d+\])?, '[^']*'\)$")
 _JSON_KINDS = {
     "boolean": "('BOOLEAN')",
     "number": "('BIGINT', 'UBIGINT', 'DOUBLE')",
@@ -51,6 +53,10 @@ class DuckDBDialect(Dialect):
         if index_var is None:
             return f"list_transform({lst}, lambda {var}: {body})"
         return f"list_transform({lst}, lambda {var}, {index_var}: {body})"
+
+    def is_cheap(self, sql: str) -> bool:
+        # a member of a lambda variable or root field: one small JSON parse
+        return _CHEAP.match(sql) is not None
 
     def let(self, value: str, var: str, body: str) -> str:
         return f"list_transform([{value}], lambda {var}: {body})[1]"

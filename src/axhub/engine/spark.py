@@ -120,7 +120,7 @@ class SparkDialect(Dialect):
 
     def json_kind(self, node: str) -> str:
         return (
-            f"(CASE WHEN is_variant_null({node}) THEN 'NULL' WHEN "
+            f"(CASE WHEN {node} IS NULL THEN NULL WHEN is_variant_null({node}) THEN 'NULL' WHEN "
             f"{self.json_is(node, 'array')} THEN 'ARRAY' ELSE 'OTHER' END)"
         )
 

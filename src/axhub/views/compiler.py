@@ -62,6 +62,17 @@ _DATA_TYPES = {
 _DATE_ELEMENTS = {"birthDate", "date", "issued"}
 
 
+def _flat_shape(sel: Select, at_root: bool) -> bool:
+    """No repeat/unionAll, and forEach only as a resource-level forEachOrNull."""
+    if sel.repeat or sel.union_all:
+        return False
+    if sel.for_each is not None:
+        if not (sel.for_each_or_null and at_root):
+            return False
+        at_root = False
+    return all(_flat_shape(sub, at_root) for sub in sel.selects)
+
+
 def _cmp_kind(t: str | None) -> str | None:
     if t is None:
         return None
@@ -112,6 +123,7 @@ class _Compiler:
         self.view = view
         self.d = dialect
         self.root_keys: list[str] = []
+        self.hoisted: list[tuple[str, str]] = []
         self.counter = 0
 
     # ---- driver --------------------------------------------------------------------
@@ -147,6 +159,9 @@ class _Compiler:
         inner = f"SELECT {items} FROM {source} WHERE resource_type = {rtype}"
         if where_sql:
             inner += f" AND ({where_sql})"
+        if self.hoisted:
+            extra = ", ".join(f"{sql} AS {alias}" for alias, sql in self.hoisted)
+            inner = f"SELECT *, {extra} FROM ({inner}) __base"
         cond = " AND ".join(f"({f}) IS TRUE" for f in filters)
         where_clause = f" WHERE {cond}" if cond else ""
         if body is None:
@@ -164,7 +179,7 @@ class _Compiler:
 
     def bind(self, sql: str, body: Callable[[str], str]) -> str:
         """``body(x)`` with ``x`` bound to ``sql`` once (no textual duplication)."""
-        if _SIMPLE.match(sql):
+        if _SIMPLE.match(sql) or self.d.is_cheap(sql):
             return body(sql)
         v = self.var("b")
         return self.d.let(sql, v, body(v))
@@ -175,9 +190,20 @@ class _Compiler:
 
     # ---- select tree -----------------------------------------------------------------
     def one_row(self, sel: Select, ctx: Ctx) -> list[tuple[str, str]] | None:
-        """Columns of a select that yields exactly one row per focus, else None."""
-        if sel.for_each is not None or sel.repeat or sel.union_all:
+        """Columns of a select that yields exactly one row per focus, else None.
+
+        At the resource level a ``forEachOrNull`` over at most one node (``...first()``)
+        is one row too: the node is computed once per resource (a hoisted column) and the
+        columns read it (NULL when absent, ``%rowIndex`` 0).
+        """
+        if not _flat_shape(sel, ctx.focus.kind == "root"):
             return None
+        if sel.for_each is not None:
+            where = f"{sel.where}.forEachOrNull"
+            v = self.expr(sel.for_each, Ctx(ctx.focus, ctx.index, where))
+            if v.kind != "opt":
+                return None
+            ctx = Ctx(V(self.hoist(v.sql), "opt", v.t), "0", sel.where)
         out = [(c.name, self.column(c, ctx)) for c in sel.columns]
         for sub in sel.selects:
             cols = self.one_row(sub, ctx)
@@ -185,6 +211,12 @@ class _Compiler:
                 return None
             out.extend(cols)
         return out
+
+    def hoist(self, sql: str) -> str:
+        """Compute a resource-level expression once per resource; returns its column."""
+        alias = f"__h{len(self.hoisted) + 1}"
+        self.hoisted.append((alias, sql))
+        return alias
 
     def rows(self, sel: Select, ctx: Ctx) -> str:
         d = self.d
@@ -353,8 +385,8 @@ class _Compiler:
     def _val_count(self, x: str) -> str:
         d = self.d
         return (
-            f"(CASE WHEN {x} IS NULL OR {d.json_is(x, 'null')} THEN 0 "
-            f"WHEN {d.json_is(x, 'array')} THEN {d.json_array_length(x)} ELSE 1 END)"
+            f"(CASE coalesce({d.json_kind(x)}, 'NULL') WHEN 'NULL' THEN 0 "
+            f"WHEN 'ARRAY' THEN {d.json_array_length(x)} ELSE 1 END)"
         )
 
     def as_scalar(self, v: V, kind: str | None, where: str) -> str:
@@ -552,7 +584,7 @@ class _Compiler:
     def compare(self, op: str, left: V, right: V, where: str) -> V:
         d = self.d
         for side, v in (("left", left), ("right", right)):
-            if v.kind == "val" and not _SIMPLE.match(v.sql):
+            if v.kind == "val" and not (_SIMPLE.match(v.sql) or d.is_cheap(v.sql)):
 
                 def bound(x: str, side: str = side, v: V = v) -> str:
                     lv = V(x, "val", v.t) if side == "left" else left
