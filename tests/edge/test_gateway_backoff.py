@@ -61,3 +61,20 @@ def test_no_send_before_the_next_try_and_state_survives_restart(tmp_path: Path) 
     link.up = True
     gw.clock = lambda: t[0]
     assert gw.forward().sent == 1 and gw.status()["pending"] == 0
+
+
+class Short(Counting):
+    def send(self, payloads: Sequence[tuple[str | None, str]]) -> list[str]:
+        self.calls += 1
+        return ["stored"] * (len(payloads) - 1)  # never answers for the last one
+
+
+def test_a_short_answer_is_a_failure_not_a_busy_loop(tmp_path: Path) -> None:
+    link = Short()
+    gw = Gateway(Buffer(tmp_path / "e.sqlite"), link, clock=lambda: 5.0)
+    for i in range(3):
+        msg = {"reading_id": f"r{i}", "person_id": "p", "kind": "weight", "value": 70}
+        gw.receive(json.dumps({**msg, "effective_at": "1970-01-01T09:00:00+09:00"}))
+    res = gw.forward()
+    assert res.sent == 2 and res.failures == 1 and link.calls == 1
+    assert "2 of 3" in (res.last_error or "") and gw.status()["pending"] == 1

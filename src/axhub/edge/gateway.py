@@ -349,6 +349,9 @@ class Gateway:
                 outcomes = self.transport.send([(p.device_id, p.payload) for p in batch])
             except LinkDown as exc:
                 outcomes, error = exc.acked, exc.reason
+            if error is None and len(outcomes) != len(batch):
+                outcomes = outcomes[: len(batch)]
+                error = f"the hub answered for {len(outcomes)} of {len(batch)} readings"
             now = self.clock()
             done = batch[: len(outcomes)]
             sent = [
