@@ -27,6 +27,7 @@ BASE = {"query_id": "q-1", "project_id": "p1", "researcher_id": "r1", "kind": "c
         ({"kind": "mean", "measure": "8480-6", "epsilon": 1.0}, "bounds"),
         ({"kind": "quantile", "measure": "8480-6", "bins": [3, 2, 1]}, "bins"),
         ({"epsilon": -1}, "epsilon"),
+        ({"kind": "quantile", "measure": "8480-6", "bins": [1, float("nan")]}, "query"),
         ({"sql": "SELECT * FROM resources"}, "sql"),
         ({"project_id": "p 1; x"}, "project_id"),
     ],

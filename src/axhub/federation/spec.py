@@ -17,6 +17,7 @@ literal: the governed session's aggregate calls take SQL text only.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -136,6 +137,9 @@ class QuerySpec:
             self.measure is None or not LOINC_RE.match(self.measure)
         ):
             raise InputError("a LOINC code such as '2345-7' is required", field="measure")
+        numbers = [*(self.bounds or ()), *self.bins, *self.probs, self.epsilon or 0.0]
+        if not all(math.isfinite(v) for v in numbers):
+            raise InputError("numbers must be finite", field="query")
         if self.bounds is not None and not self.bounds[0] < self.bounds[1]:
             raise InputError("bounds must be (low, high) with low < high", field="bounds")
         if self.kind == "mean" and self.epsilon is not None and self.bounds is None:
