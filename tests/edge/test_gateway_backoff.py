@@ -78,3 +78,10 @@ def test_a_short_answer_is_a_failure_not_a_busy_loop(tmp_path: Path) -> None:
     res = gw.forward()
     assert res.sent == 2 and res.failures == 1 and link.calls == 1
     assert "2 of 3" in (res.last_error or "") and gw.status()["pending"] == 1
+
+
+def test_the_buffer_is_wal_and_fsyncs_every_commit_by_default(tmp_path: Path) -> None:
+    b = Buffer(tmp_path / "e.sqlite")
+    assert b.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert b.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    b.close()
