@@ -1,1 +1,2 @@
-"""On-device scoring: a minimal ONNX scorer that imports only numpy and onnxruntime."""
+"""The home gateway (``axhub edge``): SQLite buffer, local safety rules, on-device ONNX scoring
+(:mod:`axhub.edge.scorer`, numpy and onnxruntime only) and forwarding to the hub."""
