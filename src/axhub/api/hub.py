@@ -263,14 +263,19 @@ class Hub:
         }
 
     # -- person level (care purposes only) ----------------------------------------------
-    def ensure_person(self, caller: Caller, person_id: str) -> None:
-        """Refuse unless the caller may see this person for care (audited decision)."""
+    def ensure_person(self, caller: Caller, person_id: str, *, decide: bool = True) -> None:
+        """Refuse unless the caller may see this person for care.
+
+        Care purposes only; care-team roles only for people enrolled with their team. With
+        ``decide`` the policy decision is asked (and audited) here; reads ask it themselves.
+        """
         p = caller.principal
         if not caller.care:
             raise PolicyDenied(
                 "person-level data is for care purposes only", purpose=caller.purpose.value
             )
-        self.store.ensure(p, caller.purpose.value, "read")
+        if decide:
+            self.store.ensure(p, caller.purpose.value, "read")
         if p.role in CARE_TEAM_ROLES:
             try:
                 team = self.care.enrolment(person_id).care_team
@@ -283,7 +288,7 @@ class Hub:
 
     def person_records(self, caller: Caller, person_id: str) -> pa.Table:
         """The person's governed records (consent and care relationship applied)."""
-        self.ensure_person(caller, person_id)
+        self.ensure_person(caller, person_id, decide=False)  # read() decides and audits
         table = self.store.read(
             caller.principal,
             caller.purpose.value,
@@ -302,4 +307,4 @@ def district_name(name_ko: str) -> str:
 
 def connect_memory() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB session for shaping tables already read through the boundary."""
-    return duckdb.connect()
+    return duckdb.connect(config={"threads": 1})  # many small sessions run side by side
