@@ -61,6 +61,14 @@ def test_committee_approves_or_rejects_by_hand(federation: Federation) -> None:
     r = coord.collect(q.query_id)
     assert not r.partial and set(r.answered) == set(SITES)
     assert r.combined["n"] == sum(p["n"] for p in r.answered.values())
+    audit = (federation.nodes[APPROVAL_SITE].data_dir / "audit" / "audit.jsonl").read_text()
+    entries = [json.loads(line) for line in audit.splitlines()]
+    mine = [e for e in entries if e.get("detail", {}).get("federated_query") == q.query_id]
+    assert [(e["actor"], e["detail"].get("status") or e["detail"]["decision"]) for e in mine] == [
+        ("drb-chair", "approve"),
+        (RESEARCHER, "answered"),
+    ]
+    assert mine[1]["detail"]["approved_by"] == "drb-chair"
     again = runner.invoke(app, ["node", "approve", q.query_id, "--data-dir", data_dir, "--by", "x"])
     assert again.exit_code == 2 and "not pending" in again.output
 

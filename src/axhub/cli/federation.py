@@ -129,8 +129,16 @@ def _decide(query_id: str, data_dir: Path, by: str, approve: bool) -> None:
     @handle_errors
     def run() -> None:
         from axhub.federation.node import NodeStore
+        from axhub.governance.audit import AuditLog
 
         NodeStore(data_dir).decide(query_id, approve, by)
+        AuditLog.open(_settings(data_dir)).append(
+            "manage",
+            actor=by,
+            role="data_review_committee",
+            purpose="operations",
+            detail={"federated_query": query_id, "decision": "approve" if approve else "reject"},
+        )
         typer.echo(f"{query_id}: {'approved' if approve else 'rejected'} by {by}")
 
     run()

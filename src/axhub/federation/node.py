@@ -306,6 +306,21 @@ class Node:
                     self.state.set_status(query_id, "answered", payload=payload)
                 q = self.state.get(query_id)
                 assert q is not None
+                self.store.audit.append(
+                    "manage",
+                    actor=spec.researcher_id,
+                    role="researcher",
+                    purpose=spec.purpose,
+                    outcome="ok" if q["status"] == "answered" else "denied",
+                    reason=q["reason"] or "",
+                    detail={
+                        "federated_query": query_id,
+                        "project_id": spec.project_id,
+                        "kind": spec.kind,
+                        "status": q["status"],
+                        "approved_by": q["decided_by"] or "",
+                    },
+                )
         out = {"site": self.config.site, "query_id": query_id, "status": q["status"]}
         if q["status"] == "answered":
             out["result"] = q["payload"]
