@@ -70,3 +70,14 @@ def test_person_reads_are_audited(client, auth, demo) -> None:
     reads = [e for e in new if e["kind"] == "read" and e["actor"] == "demo-cm-kim"]
     assert reads and pid in reads[-1]["subjects"]
     assert all("name" not in json.dumps(e.get("detail", {})) for e in new)
+
+
+def test_scores_carry_title_unit_source_or_reason(client, auth, demo) -> None:
+    from axhub.clinical.scores.table import SCORE_IDS
+
+    pid = demo.seed.enrolled["north-1"][0]
+    body = client.get(f"/api/v1/persons/{pid}/scores", headers=auth("care-manager")).json()
+    assert [s["score"] for s in body["scores"]] == list(SCORE_IDS)
+    for s in body["scores"]:
+        assert s["title"] and s["source"] and s["unit"]
+        assert (s["value"] is None) != (s["reason"] is None), s

@@ -179,6 +179,7 @@ def scores(hub: Hub, caller: Caller, person_id: str) -> dict[str, Any]:
     """Risk scores with their reasons, and the stroke-pathway tier and care gaps."""
     from axhub.clinical.features import build_features
     from axhub.clinical.scores import score_table
+    from axhub.clinical.scores.table import SCORES
     from axhub.clinical.stroke import GAP_COLUMNS, GAP_LABELS, pathway
 
     table = hub.person_records(caller, person_id)
@@ -187,10 +188,13 @@ def scores(hub: Hub, caller: Caller, person_id: str) -> dict[str, Any]:
         raise NotFoundError("no demographic record for this person", person_id=person_id)
     scored = score_table(features, keep=["person_id"]).to_pylist()[0]
     values = []
-    for key in sorted(k for k in scored if k != "person_id" and not k.endswith("_reason")):
-        v = scored[key]
-        values.append({"score": key, "value": None if v is None else float(v),
-                       "reason": scored.get(f"{key}_reason")})  # fmt: skip
+    for spec in SCORES:  # every score, in the documented order, with what it rests on
+        v = scored.get(spec.id)
+        values.append({
+            "score": spec.id, "title": spec.title, "unit": spec.unit, "source": spec.source,
+            "value": v if v is None or isinstance(v, str) else float(v),
+            "reason": scored.get(f"{spec.id}_reason"),
+        })  # fmt: skip
     found = pathway(features).to_pylist()[0]
     gaps = [{"gap": g, "label": GAP_LABELS[g]} for g in GAP_COLUMNS if found.get(g)]
     return {
