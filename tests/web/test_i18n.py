@@ -28,11 +28,15 @@ def test_dynamic_prefixes_cover_their_values() -> None:
     from axhub.governance.purposes import Purpose
 
     prefixes = {k for p in TEMPLATES.glob("*.html") for k in PREFIX.findall(p.read_text())}
-    assert {"purpose.", "severity.", "kind.", "sex."} <= prefixes
+    assert {"purpose.", "severity.", "kind.", "sex.", "role."} <= prefixes
     for p in Purpose:
         assert f"purpose.{p.value}" in STRINGS
     for s in ("info", "warning", "urgent", "emergency"):
         assert f"severity.{s}" in STRINGS
+    from axhub.governance.principals import Role
+
+    for r in Role:
+        assert f"role.{r.value}" in STRINGS
     for k in ("female", "male", "other", "unknown"):
         assert f"sex.{k}" in STRINGS
     for k in ("risk", "access"):
