@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +29,3 @@ def spark_engine() -> Iterator[object]:
     from axhub.engine.spark import SparkEngine
 
     yield SparkEngine(master="local[2]", conf={"spark.sql.shuffle.partitions": "2"})
-
-
-def raw_path(settings: Settings) -> Path:
-    return settings.raw_zone_path

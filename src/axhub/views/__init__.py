@@ -1,0 +1,1 @@
+"""SQL-on-FHIR v2: ViewDefinition model, FHIRPath parser, SQL compiler, bundled views."""
