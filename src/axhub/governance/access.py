@@ -38,6 +38,7 @@ from axhub.governance.principals import Principal, Role
 from axhub.governance.pseudonym import PSEUDONYM_CHARS, forget_sql, register_sql
 from axhub.governance.purposes import CARE_PURPOSES, AccessLevel, Purpose
 from axhub.governance.release import PrivacyBudget, dp_counts, dp_means, suppressed_arrow
+from axhub.governance.research_data import scope_item, zone_table
 
 COLUMNS = "site, resource_type, id, person_id, last_updated, resource"
 MAX_LABELS = (
@@ -238,6 +239,72 @@ class GovernedStore:
         finally:
             con.close()
         self._audit_read(req, decision, "read", table.num_rows, persons)
+        return table
+
+    def read_dataset(self, principal: Principal, purpose: str, dataset: str) -> pa.Table:
+        """A steward-imported research dataset ``(person_id, <columns>)`` for a project.
+
+        Pseudonymous access only: the project's scope must hold ``research:<dataset>``;
+        persons excluded by consent for the purpose vanish; ``person_id`` is re-keyed with
+        the project key, so it equals the ``patient_id`` of the project's governed views.
+        """
+        table_name = zone_table(dataset)
+        req, decision = self.ensure(principal, purpose, "read", [scope_item(dataset)])
+        if decision.level is not AccessLevel.PSEUDONYMOUS or req.project is None:
+            raise PolicyDenied(
+                "research datasets are read pseudonymously, by an approved project",
+                decision=decision,
+            )
+        path = integrated_path(self.settings)
+        if not path.exists():
+            raise NotFoundError(
+                f"no integrated zone at {path}: run `axhub governance deidentify`", path=str(path)
+            )
+        con = duckdb.connect()
+        sql = ""
+        try:
+            con.execute(f"ATTACH {_lit(str(path))} AS integ (READ_ONLY)")
+            known = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'integ' "
+                    "AND starts_with(table_name, 'research_') AND table_name <> 'research_datasets'"
+                ).fetchall()
+            ]
+            if table_name not in known:
+                raise NotFoundError(
+                    f"no research dataset {dataset!r} in the integrated zone",
+                    field="dataset",
+                    suggestions=[k.removeprefix("research_") for k in sorted(known)],
+                )
+            with self._gov_lock:
+                con.execute(
+                    f"ATTACH {_lit(str(registry.registry_path(self.settings)))} AS gov (READ_ONLY)"
+                )
+                excluded = excluded_persons_sql(
+                    Purpose(req.purpose), self.policy.consent_defaults[Purpose(req.purpose)]
+                )
+                sql = f"CREATE TEMP TABLE _excluded AS {excluded}"
+                con.execute(sql, {"now": req.now})
+                con.execute("DETACH gov")
+            register_sql(
+                con,
+                "project_pseudo",
+                KeyStore(self.settings).key(f"project:{req.project.project_id}"),
+            )
+            sql = (
+                f"SELECT project_pseudo(d.person_id) AS person_id, d.* EXCLUDE (person_id) "
+                f"FROM integ.{table_name} d ANTI JOIN _excluded x ON x.person_id = d.person_id"
+            )
+            con.execute(f"CREATE TEMP TABLE governed_dataset AS {sql}")
+            forget_sql(con, "project_pseudo")
+            con.execute("DETACH integ")
+            table = self._result(con, "SELECT * FROM governed_dataset ORDER BY ALL")
+        except duckdb.Error as exc:
+            raise EngineError(f"governed dataset read failed: {exc}", sql=sql) from None
+        finally:
+            con.close()
+        self._audit_read(req, decision, "read", table.num_rows, None)
         return table
 
     def export(

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 KINDS = frozenset(
     {"decision", "read", "reidentify", "export", "release", "deidentify", "consent-import"}
-    | {"agent", "manage"}
+    | {"agent", "manage", "research-import"}
 )
 PSEUDONYM = re.compile(r"^[0-9a-f]{32}$")
 # Detail keys that would carry personal data; refused on append.

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 ACTIONS = frozenset(
     {"read", "reidentify", "aggregate", "release", "deidentify", "import_consent", "manage"}
-    | {"audit", "export"}
+    | {"audit", "export", "import_research_data"}
 )
 CONDITIONS = frozenset({"site", "care_team", "project", "on_behalf_of"})
 DEFAULT_DENY = "default-deny"

@@ -31,19 +31,78 @@ from axhub.governance.consent import (
 from axhub.governance.deid import DeidReport, deidentify
 from axhub.governance.keys import KeyStore
 from axhub.governance.principals import Principal, Project
+from axhub.governance.research_data import ResearchImportReport, publish, require_zone, stage
 
 
 class StewardStore(GovernedStore):
     """Reads plus the operator actions that change the governed data or its rules."""
 
     def deidentify(self, operator: Principal, mapping: pa.Table | None = None) -> DeidReport:
+        """Rebuild the integrated zone; staged research datasets are published again."""
         self.ensure(operator, "operations", "deidentify")
-        return deidentify(
+        report = deidentify(
             self.settings,
             self.audit,
             mapping=mapping,
             actor=operator.principal_id,
             clock=self.clock,
+        )
+        for r in publish(self.settings):
+            self._audit_research(operator, r, "republish")
+        return report
+
+    def import_research_data(
+        self,
+        operator: Principal,
+        dataset: str,
+        table: pa.Table,
+        columns: Sequence[str],
+        *,
+        provenance: str,
+    ) -> ResearchImportReport:
+        """Import a table keyed by site record ``(site, patient_id, *columns)`` as ``dataset``.
+
+        ``columns`` is the allow-list of value columns (identifier-like names are refused).
+        The rows enter the integrated zone under the zone person pseudonym; site records the
+        zone does not know are counted in the report (and the audit), not published.
+        """
+        self.ensure(operator, "operations", "import_research_data")
+        require_zone(self.settings)
+        run_id = uuid.uuid4().hex
+        stage(
+            self.settings,
+            dataset,
+            table,
+            list(columns),
+            provenance=provenance,
+            run_id=run_id,
+            clock=self.clock,
+        )
+        (report,) = publish(self.settings, only=dataset)
+        self._audit_research(operator, report, "import")
+        return report
+
+    def _audit_research(self, operator: Principal, r: ResearchImportReport, step: str) -> None:
+        self.audit.append(
+            "research-import",
+            actor=operator.principal_id,
+            role=operator.role.value,
+            purpose="operations",
+            detail={
+                "step": step,
+                "run_id": r.run_id,
+                "dataset": r.dataset,
+                "columns": r.columns,
+                "provenance": r.provenance,
+                "sha256": r.sha256,
+                "rows_in": r.rows_in,
+                "records": r.records,
+                "linked_records": r.linked_records,
+                "unlinked_records": r.unlinked_records,
+                "unknown_records": r.unknown_records,
+                "persons": r.persons,
+                "rows_out": r.rows_out,
+            },
         )
 
     def import_consent(self, operator: Principal, path: Path, site: str) -> ConsentImportReport:
