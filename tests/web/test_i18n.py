@@ -28,7 +28,7 @@ def test_dynamic_prefixes_cover_their_values() -> None:
     from axhub.governance.purposes import Purpose
 
     prefixes = {k for p in TEMPLATES.glob("*.html") for k in PREFIX.findall(p.read_text())}
-    assert {"purpose.", "severity.", "kind.", "sex.", "role."} <= prefixes
+    assert {"purpose.", "severity.", "kind.", "sex.", "role.", "status."} <= prefixes
     for p in Purpose:
         assert f"purpose.{p.value}" in STRINGS
     for s in ("info", "warning", "urgent", "emergency"):
@@ -37,6 +37,8 @@ def test_dynamic_prefixes_cover_their_values() -> None:
 
     for r in Role:
         assert f"role.{r.value}" in STRINGS
+    for k in ("open", "acknowledged"):  # the worklist hides resolved alerts
+        assert f"status.{k}" in STRINGS
     for k in ("female", "male", "other", "unknown"):
         assert f"sex.{k}" in STRINGS
     for k in ("risk", "access"):

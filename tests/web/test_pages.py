@@ -67,3 +67,17 @@ def test_cohort_page_counts(web, demo) -> None:
     html = web.post("/web/cohort", data={"age_min": "50", "conditions": ["hypertension"]}).text
     total = re.search(r'id="cohort-total".*?</b>: ([^<]+)</p>', html, re.S)
     assert total and total.group(1).strip()
+
+
+def test_worklist_alert_actions(web, demo) -> None:
+    sign_in(web, demo.seed.tokens["care-manager"])
+    rows = re.findall(r'action="/web/alerts/(\d+)"', web.get("/web/worklist").text)
+    assert rows
+    first = rows[-1]
+    html = web.post(f"/web/alerts/{first}", data={"action": "acknowledge"}).text
+    assert "확인됨" in html or "acknowledged" in html
+    html = web.post(f"/web/alerts/{first}", data={"action": "resolve"}).text
+    assert f'action="/web/alerts/{first}"' not in html
+    sign_in(web, demo.seed.tokens["care-worker-south"])
+    other = web.post(f"/web/alerts/{rows[0]}", data={"action": "resolve"})
+    assert other.status_code == 404

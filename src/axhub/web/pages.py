@@ -167,6 +167,20 @@ def router() -> APIRouter:
         care_ops.decide_approval(_hub(request), _caller(request), approval_id, decision, reason)
         return RedirectResponse(f"/web/worklist?decided={approval_id}", status_code=303)
 
+    @r.post("/alerts/{alert_id}")
+    def alert(
+        request: Request,
+        alert_id: int,
+        action: Annotated[str, Form(max_length=20)],
+        reason: Annotated[str, Form(max_length=500)] = "",
+    ) -> Response:
+        minutes = 60.0 if action == "snooze" else 0.0
+        why = reason or "from the worklist page"
+        care_ops.alert_action(
+            _hub(request), _caller(request), alert_id, action, minutes=minutes, reason=why
+        )
+        return RedirectResponse("/web/worklist", status_code=303)
+
     @r.get("/patients/{person_id}", response_class=HTMLResponse)
     def patient(request: Request, person_id: str) -> Response:
         hub, caller, lang = _hub(request), _caller(request), lang_of(request)
