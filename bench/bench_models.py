@@ -4,6 +4,12 @@ published equations on the same held-out people, plus the same pipeline on MASS 
     .venv/bin/python bench/bench_models.py --people 60000          # generate, load, train
     .venv/bin/python bench/bench_models.py --region DIR             # an existing axhub synth folder
     .venv/bin/python bench/bench_models.py --quick                  # 5,000 people smoke run
+    .venv/bin/python bench/bench_models.py --quick --direct         # direct synthetic loader
+
+The training table is read through the governance boundary (as ``axhub models train``):
+ingest -> de-identify -> steward import of the research tables -> governed read under
+``ai_training`` in a throw-away data folder (or --data-dir).  ``--direct`` reads the region's
+files with ``load_region`` instead (the reference the governed path is tested against).
 
 Prints held-out AUROC (95 % bootstrap CI), calibration intercept/slope, Brier, the comparator
 AUROC beside the model's on the same computable people, the metabolome panel's incremental
@@ -19,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from axhub.cli.models import governed_region
 from axhub.clinical.external import train_pima
 from axhub.clinical.models import SPECS, TrainResult, incremental_auroc, train
 from axhub.clinical.research import load_region
@@ -57,6 +64,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--bootstrap", type=int, default=500)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--direct", action="store_true", help="read the region files directly")
+    ap.add_argument("--data-dir", type=Path, help="data folder for the governed path")
     args = ap.parse_args()
     if args.quick:
         args.people, args.bootstrap = 5_000, 100
@@ -72,11 +81,17 @@ def main() -> None:
         generate(args.people, args.seed, region)
         print(f"generate {args.people:,} people: {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    data = load_region(region)
-    print(
-        f"load region (views + features + outcomes): {time.perf_counter() - t0:.1f} s, "
-        f"{data.table.num_rows:,} persons"
-    )
+    if args.direct:
+        data = load_region(region)
+        how = "direct (views + features + outcomes from the region files)"
+    else:
+        from axhub.config import Settings
+
+        data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-models-data-"))
+        settings = Settings(data_dir=data_dir, seed=args.seed)
+        data = governed_region(region, settings, echo=True)
+        how = "governed (ingest + de-identify + import + governed read)"
+    print(f"load {how}: {time.perf_counter() - t0:.1f} s, {data.table.num_rows:,} persons")
     for model_id in ("t2d_5y", "ckd_kf_5y", "stroke_5y"):
         t0 = time.perf_counter()
         try:

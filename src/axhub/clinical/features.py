@@ -17,7 +17,10 @@ Python).  Rules (hub choices, documented in docs/clinical-models.md):
   ``kcd8_groups.json`` (ICD-10 categories with their source);
 * a drug-class flag is true when a MedicationRequest of the ATC class is ``active`` or was
   authored in the 365 days before the index date (hub rule: a 12-month look-back);
-* age from the (de-identified, year-month) birth date at the index date.
+* age from the (de-identified, year-month) birth date at the index date;
+* district: the one on most of the person's Patient records, a tie going to the first name in
+  sort order (a person registered at two sites in two districts gets the same district
+  whatever order the records are read in).
 """
 
 from __future__ import annotations
@@ -203,12 +206,19 @@ def build_features(
         smoke_yes = ", ".join(map(_lit, SMOKER_CODES))
         smoke_no = ", ".join(map(_lit, NON_SMOKER_CODES))
         sql = f"""
-            WITH persons AS (
-                SELECT patient_id AS person_id,
-                       any_value(gender ORDER BY birth_date) AS gender,
-                       min(birth_date) AS birth_date,
-                       mode(district) AS district
-                FROM v_patient_demographics WHERE patient_id IS NOT NULL GROUP BY 1),
+            WITH dcount AS (
+                SELECT patient_id, district, count(*) AS n FROM v_patient_demographics
+                WHERE patient_id IS NOT NULL AND district IS NOT NULL GROUP BY ALL),
+            dpick AS (
+                SELECT patient_id, first(district ORDER BY n DESC, district) AS district
+                FROM dcount GROUP BY 1),
+            persons AS (
+                SELECT d.patient_id AS person_id,
+                       any_value(d.gender ORDER BY d.birth_date, d.gender) AS gender,
+                       min(d.birth_date) AS birth_date,
+                       any_value(k.district) AS district
+                FROM v_patient_demographics d LEFT JOIN dpick k USING (patient_id)
+                WHERE d.patient_id IS NOT NULL GROUP BY 1),
             lab AS (SELECT patient_id AS person_id, {latest}
                     FROM obs WHERE unit = ucum GROUP BY 1),
             smoke AS (
