@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup demo test check lint types fmt bench clean
+.PHONY: setup browser demo test check lint types fmt bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,11 +16,21 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Browser tests drive Debian's Chromium (Playwright never downloads a browser here); CJK fonts
+# so Korean renders in screenshots.  Installed once, as root, through apt.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -qq chromium fonts-noto-cjk >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk)); \
+	  else echo "browser tests need /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)"; fi; \
+	fi
+
 demo: setup
 	$(VENV)/bin/axhub demo
 
 # pytest exits 5 when it collects no tests; that is not a failure of the suite.
-test: setup
+test: setup browser
 	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 lint: setup

@@ -26,7 +26,10 @@ def demo_command(
         0, "--people", help="People in the demo region (default: the demo_people setting)."
     ),
 ) -> None:
-    """Generate a synthetic region, ingest every site and run each capability on it."""
+    """Generate a synthetic region, run each capability on it, then serve the dashboard.
+
+    Set AXHUB_NO_SERVE=1 to finish without serving (scripts and CI).
+    """
     from axhub.cli.main import handle_errors, settings
 
     @handle_errors
@@ -35,6 +38,12 @@ def demo_command(
         console = Console(width=120)
         ctx = run_demo(s, people=people or None, emit=lambda sec: render(console, sec))
         console.print(f"run manifest: {ctx.root / 'run-manifest.json'}")
+        if s.no_serve:
+            return
+        from axhub.api.server import serve
+
+        # the dashboard over the demo region; Ctrl-C stops it (AXHUB_NO_SERVE=1 skips this)
+        serve(s.model_copy(update={"data_dir": ctx.root}), seed_demo=True, announce=console.print)
 
     run()
 
