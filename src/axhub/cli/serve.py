@@ -66,7 +66,11 @@ def issue(
 
 
 @tokens_app.command("list")
-def list_tokens(data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
+def list_tokens(
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Data folder (default: the data_dir setting)."
+    ),
+) -> None:
     """List tokens (label, principal, role, purposes; never the token)."""
     from axhub.api.auth import TokenTable
 
@@ -76,7 +80,12 @@ def list_tokens(data_dir: Path | None = typer.Option(None, "--data-dir")) -> Non
 
 
 @tokens_app.command("revoke")
-def revoke(label: str, data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
+def revoke(
+    label: str = typer.Argument(..., help="Label of the token to revoke (see `tokens list`)."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Data folder (default: the data_dir setting)."
+    ),
+) -> None:
     """Revoke the token with this label."""
     from axhub.api.auth import TokenTable
 
