@@ -78,7 +78,12 @@ def test_import_links_every_research_record() -> None:
 def test_governed_table_equals_the_direct_table_on_the_same_people() -> None:
     imported()
     store = StewardStore(region().settings)
-    governed = governed_training_table(store, RES, "ai_training").table.sort_by("person_id")
+    data = governed_training_table(store, RES, "ai_training")
+    assert set(data.lineage) == {
+        f"governed:{n}" for n in ("features", "outcomes", "questionnaire", "metabolomics")
+    }
+    assert all(len(v) == 64 for v in data.lineage.values())
+    governed = data.table.sort_by("person_id")
     direct = direct_under_project_pseudonyms()
     assert governed.column_names == direct.column_names
     assert governed.num_rows == direct.num_rows

@@ -55,7 +55,8 @@ def governed_training_table(
     index_date: dt.date = DEFAULT_INDEX_DATE,
 ) -> ResearchData:
     """Features, outcomes, questionnaire items (and the panel) of the persons the principal's
-    project may see for ``purpose``; lineage holds the sha256 of each governed read."""
+    project may see for ``purpose``; lineage holds the sha256 of each governed read (the same
+    project, data and consent state give the same hashes: ``registry.retrain`` checks them)."""
     report = FeatureReport()
     features = governed_features(store, principal, purpose, index_date=index_date, report=report)
     events = store.read_dataset(principal, purpose, "outcomes")
@@ -71,8 +72,6 @@ def governed_training_table(
         )
         if t is not None
     }
-    if principal.project_id:
-        lineage["governed:project"] = principal.project_id
     table = research_table(features, events, questionnaire, panel)
     log.info("governed training table: %d persons", table.num_rows)
     return ResearchData(table, lineage, report)
