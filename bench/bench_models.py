@@ -92,6 +92,14 @@ def main() -> None:
         data = governed_region(region, settings, echo=True)
         how = "governed (ingest + de-identify + import + governed read)"
     print(f"load {how}: {time.perf_counter() - t0:.1f} s, {data.table.num_rows:,} persons")
+    if not args.direct:
+        t0 = time.perf_counter()
+        ref = load_region(region).table
+        print(
+            f"    reference, direct load_region in the same run: {time.perf_counter() - t0:.1f} s, "
+            f"{ref.num_rows:,} persons, {sum(ref['outcome_diabetes'].to_pylist())} diabetes "
+            f"outcomes (governed: {sum(data.table['outcome_diabetes'].to_pylist())})"
+        )
     for model_id in ("t2d_5y", "ckd_kf_5y", "stroke_5y"):
         t0 = time.perf_counter()
         try:
