@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the care operational store, e.g. "
         "'postgresql+pg8000://user@host:5432/axhub' (empty = SQLite file <data_dir>/care.sqlite).",
     )
+    serve_host: str = Field(
+        default="127.0.0.1", description="Address the dashboard listens on at the end of the demo."
+    )
+    serve_port: int = Field(
+        default=8000, description="Port the dashboard listens on at the end of the demo."
+    )
     no_serve: bool = Field(
         default=False, description="When true, `axhub demo` finishes without serving the web UI."
     )

@@ -43,7 +43,13 @@ def demo_command(
         from axhub.api.server import serve
 
         # the dashboard over the demo region; Ctrl-C stops it (AXHUB_NO_SERVE=1 skips this)
-        serve(s.model_copy(update={"data_dir": ctx.root}), seed_demo=True, announce=console.print)
+        serve(
+            s.model_copy(update={"data_dir": ctx.root}),
+            host=s.serve_host,
+            port=s.serve_port,
+            seed_demo=True,
+            announce=console.print,
+        )
 
     run()
 
