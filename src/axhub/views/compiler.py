@@ -21,29 +21,15 @@ import pyarrow as pa
 from axhub.engine.base import Dialect
 from axhub.errors import UnsupportedFeature, ViewDefinitionError
 from axhub.views import fhirpath as fp
-from axhub.views.model import Column, Select, ViewDefinition
+from axhub.views.model import COLUMN_KINDS, Column, Select, ViewDefinition
 
 REPEAT_DEPTH = 10
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?$")
 
-# FHIRPath primitive types that ofType()/as may name, lower-case first letter.
+# FHIRPath primitive types that ofType()/as may name, lower-case first letter: the column
+# kinds of the model, except that temporal types keep their own FHIRPath type.
 _PRIMITIVES = {
-    "boolean": "boolean",
-    "integer": "integer",
-    "positiveInt": "integer",
-    "unsignedInt": "integer",
-    "integer64": "integer",
-    "decimal": "decimal",
-    "string": "string",
-    "code": "string",
-    "id": "string",
-    "uri": "string",
-    "url": "string",
-    "canonical": "string",
-    "oid": "string",
-    "uuid": "string",
-    "markdown": "string",
-    "base64Binary": "string",
+    **COLUMN_KINDS,
     "date": "date",
     "dateTime": "dateTime",
     "instant": "dateTime",
