@@ -279,15 +279,16 @@ def _medsafety(ctx: DemoContext) -> list[Section]:
         ("65+ on 5 or more active medicines", findings.filter(in_poly)),
         ("all 65+ on active medicines", findings),
     ):
-        for r in summarise(subset, min_rank=3, top=8).to_pylist():
-            rows.append([label, r["drug"], r["other"], r["severity"], r["evidence"], r["people"]])
+        for r in summarise(subset, min_rank=2, top=8).to_pylist():
+            other = r["other"] or "—"
+            rows.append([label, r["drug"], other, r["severity"], r["evidence"], r["people"]])
     n_older = len(set(older_ages["person_id"].to_pylist()))
     return [
         Section(
-            "medication safety: most common major or worse findings in older people",
+            "medication safety: most common moderate or worse findings in older people",
             ["group", "drug", "with", "severity", "evidence", "people"],
             rows,
-            note=("no major or worse finding in these regimens. " if not rows else "")
+            note=("no moderate or worse finding in these regimens. " if not rows else "")
             + f"{n_older:,} people aged 65+ on active medicines, {len(poly_ids):,} of them on "
             "5 or more. evidence: known = cited knowledge row; predicted = mechanism rule; "
             "criterion = elderly criteria. No finding does not mean safe.",
