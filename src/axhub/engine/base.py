@@ -149,9 +149,9 @@ class Dialect(ABC):
     def concat_strings(self, parts: Sequence[str]) -> str:
         return "(" + " || ".join(parts) + ")"
 
-    @abstractmethod
     def regexp_extract(self, sql: str, pattern: str, group: int) -> str:
         """Group ``group`` of the Python-string regex ``pattern`` in ``sql`` ('' if none)."""
+        return f"regexp_extract({sql}, {self.string_literal(pattern)}, {group})"
 
     @abstractmethod
     def regexp_matches(self, sql: str, pattern_sql: str) -> str:
@@ -171,11 +171,14 @@ class Dialect(ABC):
     @abstractmethod
     def ends_with(self, sql: str, suffix: str) -> str: ...
 
-    @abstractmethod
-    def contains(self, sql: str, part: str) -> str: ...
+    def contains(self, sql: str, part: str) -> str:
+        return f"contains({sql}, {part})"
 
-    @abstractmethod
-    def substring(self, sql: str, start0: str, length: str | None) -> str: ...
+    def substring(self, sql: str, start0: str, length: str | None) -> str:
+        """Substring from the 0-based ``start0`` (SQL), of ``length`` characters or to the end."""
+        if length is None:
+            return f"substring({sql}, ({start0}) + 1)"
+        return f"substring({sql}, ({start0}) + 1, {length})"
 
     def length(self, sql: str) -> str:
         return f"length({sql})"

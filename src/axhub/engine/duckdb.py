@@ -139,9 +139,6 @@ class DuckDBDialect(Dialect):
     def to_json(self, sql: str, kind: str) -> str:
         return f"to_json({sql})"
 
-    def regexp_extract(self, sql: str, pattern: str, group: int) -> str:
-        return f"regexp_extract({sql}, {self.string_literal(pattern)}, {group})"
-
     def regexp_matches(self, sql: str, pattern_sql: str) -> str:
         return f"regexp_matches({sql}, {pattern_sql})"
 
@@ -153,14 +150,6 @@ class DuckDBDialect(Dialect):
 
     def ends_with(self, sql: str, suffix: str) -> str:
         return f"ends_with({sql}, {suffix})"
-
-    def contains(self, sql: str, part: str) -> str:
-        return f"contains({sql}, {part})"
-
-    def substring(self, sql: str, start0: str, length: str | None) -> str:
-        if length is None:
-            return f"substring({sql}, ({start0}) + 1)"
-        return f"substring({sql}, ({start0}) + 1, {length})"
 
     def struct(self, fields: Sequence[tuple[str, str]]) -> str:
         return "{" + ", ".join(f"{self.string_literal(n)}: {v}" for n, v in fields) + "}"

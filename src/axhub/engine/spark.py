@@ -137,9 +137,6 @@ class SparkDialect(Dialect):
     def to_json(self, sql: str, kind: str) -> str:
         return f"CAST({sql} AS VARIANT)"
 
-    def regexp_extract(self, sql: str, pattern: str, group: int) -> str:
-        return f"regexp_extract({sql}, {self.string_literal(pattern)}, {group})"
-
     def regexp_matches(self, sql: str, pattern_sql: str) -> str:
         return f"regexp_like({sql}, {pattern_sql})"
 
@@ -151,14 +148,6 @@ class SparkDialect(Dialect):
 
     def ends_with(self, sql: str, suffix: str) -> str:
         return f"endswith({sql}, {suffix})"
-
-    def contains(self, sql: str, part: str) -> str:
-        return f"contains({sql}, {part})"
-
-    def substring(self, sql: str, start0: str, length: str | None) -> str:
-        if length is None:
-            return f"substring({sql}, ({start0}) + 1)"
-        return f"substring({sql}, ({start0}) + 1, {length})"
 
     def struct(self, fields: Sequence[tuple[str, str]]) -> str:
         return (
