@@ -11,19 +11,26 @@ from axhub.synth.sites import SITES
 
 from ._util import read_ndjson
 
-# ATC code → the true flag that justifies it (persons.parquet column).
-DRUG_REASON = {
-    codes.MEDICATIONS[k].atc: flag
-    for flag, keys in {
-        "bp_treated": ("amlodipine", "losartan", "telmisartan", "hydrochlorothiazide"),
-        "diabetes_treated": ("metformin", "glimepiride", "sitagliptin", "dapagliflozin",
-                             "insulin_glargine"),
-        "statin": ("atorvastatin", "rosuvastatin"),
-        "oac": ("warfarin", "apixaban", "rivaroxaban", "edoxaban"),
-        "antiplatelet": ("aspirin", "clopidogrel"),
-    }.items()
-    for k in keys
+# ATC code → the true flags that justify it (persons.parquet columns; any one suffices).
+_REASONS = {
+    "bp_treated": ("amlodipine", "losartan", "telmisartan", "hydrochlorothiazide", "bisoprolol"),
+    "diabetes_treated": ("metformin", "glimepiride", "sitagliptin", "dapagliflozin",
+                         "insulin_glargine"),
+    "statin": ("atorvastatin", "rosuvastatin"),
+    "oac": ("warfarin", "apixaban", "rivaroxaban", "edoxaban"),
+    "antiplatelet": ("aspirin", "clopidogrel"),
+    "aspirin_in_diabetes": ("aspirin",),
+    "nsaid_regular": ("aceclofenac", "celecoxib"),
+    "ppi_gastroprotection": ("omeprazole", "pantoprazole", "lansoprazole", "rabeprazole",
+                             "esomeprazole"),
+    "long_term_benzodiazepine": ("diazepam", "alprazolam"),
+    "osteoporosis_treated": ("alendronate",),
 }  # fmt: skip
+DRUG_REASON: dict[str, tuple[str, ...]] = {}
+for _flag, _keys in _REASONS.items():
+    for _k in _keys:
+        _atc = codes.MEDICATIONS[_k].atc
+        DRUG_REASON[_atc] = (*DRUG_REASON.get(_atc, ()), _flag)
 KCD_REASON = {"I10": "hypertension_aware", "E11.9": "diabetes_aware",
               "E78.5": "dyslipidaemia_aware", "I48.9": "atrial_fibrillation",
               "I69.3": "prior_stroke", "E66.9": "obesity"}  # fmt: skip
@@ -46,8 +53,9 @@ def test_every_prescription_has_its_indication(region):
         for mr in read_ndjson(out / "sites" / site / "MedicationRequest.000.ndjson"):
             person = who[(site, mr["subject"]["reference"].removeprefix("Patient/"))]
             atc = mr["medicationCodeableConcept"]["coding"][0]["code"]
-            assert person[DRUG_REASON[atc]], (site, atc)
-            seen[DRUG_REASON[atc]] += 1
+            flags = [f for f in DRUG_REASON[atc] if person[f]]
+            assert flags, (site, atc)
+            seen[flags[0]] += 1
             if atc == codes.MEDICATIONS["metformin"].atc:
                 assert person["egfr"] >= 30  # contraindicated below 30 (label)
     assert set(seen) >= {"bp_treated", "diabetes_treated", "statin"}
@@ -60,7 +68,7 @@ def test_treated_people_get_prescriptions_somewhere(region):
     for site in SITES:
         for mr in read_ndjson(out / "sites" / site / "MedicationRequest.000.ndjson"):
             person = who[(site, mr["subject"]["reference"].removeprefix("Patient/"))]
-            prescribed[person["person_id"]].add(
+            prescribed[person["person_id"]].update(
                 DRUG_REASON[mr["medicationCodeableConcept"]["coding"][0]["code"]]
             )
     for flag in ("bp_treated", "diabetes_treated", "oac"):

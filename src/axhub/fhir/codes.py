@@ -283,6 +283,17 @@ MEDICATIONS: dict[str, Drug] = {
     "edoxaban": Drug("B01AF03", "에독사반", "edoxaban", "60 mg 1일 1회"),
     "aspirin": Drug("B01AC06", "아스피린", "acetylsalicylic acid", "100 mg 1일 1회"),
     "clopidogrel": Drug("B01AC04", "클로피도그렐", "clopidogrel", "75 mg 1일 1회"),
+    "bisoprolol": Drug("C07AB07", "비소프롤롤", "bisoprolol", "2.5 mg 1일 1회"),
+    "aceclofenac": Drug("M01AB16", "아세클로페낙", "aceclofenac", "100 mg 1일 2회"),
+    "celecoxib": Drug("M01AH01", "세레콕시브", "celecoxib", "200 mg 1일 1회"),
+    "omeprazole": Drug("A02BC01", "오메프라졸", "omeprazole", "20 mg 1일 1회"),
+    "pantoprazole": Drug("A02BC02", "판토프라졸", "pantoprazole", "40 mg 1일 1회"),
+    "lansoprazole": Drug("A02BC03", "란소프라졸", "lansoprazole", "15 mg 1일 1회"),
+    "rabeprazole": Drug("A02BC04", "라베프라졸", "rabeprazole", "10 mg 1일 1회"),
+    "esomeprazole": Drug("A02BC05", "에스오메프라졸", "esomeprazole", "20 mg 1일 1회"),
+    "diazepam": Drug("N05BA01", "디아제팜", "diazepam", "2 mg 1일 2회"),
+    "alprazolam": Drug("N05BA12", "알프라졸람", "alprazolam", "0.25 mg 1일 2회"),
+    "alendronate": Drug("M05BA04", "알렌드론산", "alendronic acid", "70 mg 주 1회"),
 }
 
 # Metabolites of the research panel, with HMDB accession numbers.

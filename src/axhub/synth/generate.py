@@ -89,7 +89,8 @@ def draw_region(people: int, seed: int, *, second_clinic_rate: float = 0.0) -> D
     risk, events = outcomes.draw_events(rng[3], p, h)
     visits = add_clinics(rng[7], assign_visits(rng[4], p, h), second_clinic_rate)
     demo = site_demographics(rng[5], p, visits, names)
-    plan = records.drug_plan(rng[6], h, p["age"])
+    plan, indications = records.drug_plan(rng[6], h, p["age"], p["male"])
+    h = h | indications  # ground truth: the reason of every prescription
     vmatrix = np.zeros((people, len(SITES)), dtype=bool)
     vmatrix[visits["person"], visits["site"]] = True
     prescriber = records.prescriber_site(vmatrix)

@@ -102,11 +102,112 @@ DRUG_KEYS = (
     "edoxaban",
     "aspirin",
     "clopidogrel",
+    "bisoprolol",
+    "aceclofenac",
+    "celecoxib",
+    "omeprazole",
+    "pantoprazole",
+    "lansoprazole",
+    "rabeprazole",
+    "esomeprazole",
+    "diazepam",
+    "alprazolam",
+    "alendronate",
 )
 DRUG_INDEX = {k: i for i, k in enumerate(DRUG_KEYS)}
 # Prescriber preference per drug class (first visited site in the list prescribes).
 CHRONIC_PRESCRIBERS = (3, 2, 0, 1)  # clinics, phc, knuh, hallym (indices into SITES)
 SPECIALIST_PRESCRIBERS = (0, 1, 3, 2)
+
+
+@dataclass(frozen=True)
+class PrescribingRate:
+    """A prescribing share used by ``drug_plan`` with the source it comes from."""
+
+    value: float
+    source: str
+
+
+# ---- prescribing of older Koreans: every rate names its source (decision 0150) ----------------
+# Antihypertensive classes among treated hypertension, NHI 2021: ARB 75.1 %, CCB 61.7 %,
+# diuretics 23.4 %, beta blockers 15.3 %; 60.2 % on two or more classes (Korea Hypertension
+# Fact Sheet 2023, Kim HC et al. Clin Hypertens 2024, doi:10.1186/s40885-024-00262-z, abstract).
+HTN_FACT_SHEET = "Korea Hypertension Fact Sheet 2023 (Clin Hypertens 2024), NHI data 2021"
+HTN_CLASS_SHARE = {"A": 0.751, "C": 0.617, "D": 0.234, "B": 0.153}
+HTN_COMBINATION = PrescribingRate(0.602, HTN_FACT_SHEET)
+# Class combinations (A ARB, C CCB, D thiazide, B beta blocker) and their shares within one,
+# two and three classes.  DERIVED, not an extra fact: the mean number of classes (sum of the
+# class shares, 1.755) and the 60.2 % on two or more fix the one/two/three-class split
+# (39.8 / 44.9 / 15.3 %); iterative proportional fitting from equal shares then reproduces the
+# four class shares exactly (the script is in decision 0150).  Four-class regimens and
+# ACE inhibitors are left out (no figure).
+HTN_COMBOS: tuple[tuple[str, float], ...] = (
+    ("A", 0.2412),
+    ("C", 0.1568),
+    ("AC", 0.2150),
+    ("AD", 0.0857),
+    ("AB", 0.0561),
+    ("CD", 0.0557),
+    ("CB", 0.0364),
+    ("ACD", 0.0925),
+    ("ACB", 0.0605),
+)
+# Glucose-lowering regimens, NHI 2013: 44.9 % dual and 15.5 % triple combinations, the rest
+# monotherapy (Ko SH et al., "Trends of antidiabetic drug use in adult type 2 diabetes in Korea in
+# 2002-2013", KDA Diabetes Fact Sheet task force, NHIS data; abstract).
+KO_2013 = "Ko SH et al., antidiabetic drug use in Korea 2002-2013 (NHIS, 2013 figures)"
+DM_DUAL = PrescribingRate(0.449, KO_2013)
+DM_TRIPLE = PrescribingRate(0.155, KO_2013)
+# Aspirin users among people with type 2 diabetes seen at eight general hospitals in Busan:
+# 32 % (REBOUND study; Suk JH et al. Diabetes Metab J 2014;38:230-239, abstract).
+DM_ASPIRIN = PrescribingRate(0.32, "Suk JH et al. Diabetes Metab J 2014;38:230-239 (REBOUND)")
+# Anticoagulated older people with non-valvular AF: 87.1 % on a NOAC, the rest on warfarin
+# (HIRA claims, index date 1 July 2018; Int J Arrhythm 2021, doi:10.1186/s42444-021-00053-9).
+NOAC_SHARE = PrescribingRate(0.871, "Int J Arrhythm 2021, doi:10.1186/s42444-021-00053-9")
+# Symptomatic radiographic knee osteoarthritis, KNHANES V 2010-2012: men 4.5 %, women 19 %
+# (as cited by Park et al., "Treatment patterns of knee osteoarthritis patients in Korea",
+# Korean J Intern Med 2019;34(5)).  KNHANES V took knee radiographs at 50 and over (our
+# reading of the survey design), so the figures are applied from 50.
+KNEE_OA_SOURCE = "KNHANES V as cited by Park et al. Korean J Intern Med 2019;34(5)"
+KNEE_OA_MEN = PrescribingRate(0.045, KNEE_OA_SOURCE)
+KNEE_OA_WOMEN = PrescribingRate(0.19, KNEE_OA_SOURCE)
+KNEE_OA_MIN_AGE = 50
+# Regular NSAID users (medication possession ratio >= 50 %) among knee-OA patients, 2014
+# nationwide claims: 48.8 % (Park et al. Korean J Intern Med 2019;34(5)).
+NSAID_REGULAR = PrescribingRate(0.488, "Park et al. Korean J Intern Med 2019;34(5), knee OA, 2014")
+# Selective COX-2 inhibitor alone: 9.6 % of NSAID prescriptions to older arthritis patients
+# (HIRA National Patient Sample 2011; Chun S, Choi Y. J Korean Soc Integr Med 2020;8(4):79-92).
+# The other NSAIDs are represented by aceclofenac (an acetic-acid derivative, the class of
+# diclofenac, the NSAID most prescribed to older Koreans with OA in Choi NK et al. J Prev Med
+# Public Health 2004;37:150); no source gives the current ingredient mix.
+COXIB_SHARE = PrescribingRate(0.096, "Chun S, Choi Y. J Korean Soc Integr Med 2020;8(4):79")
+# Chronic NSAID users aged 65+ with one GI risk factor: 13.2 % receive a PPI (or misoprostol)
+# for >80 % of NSAID days (Int J Clin Pharm, doi:10.1007/s11096-020-01176-0, 20 % NHI
+# sample, abstract).  Applied to NSAID users on an anticoagulant or antiplatelet (one risk
+# factor).  The PPI ingredient is drawn
+# evenly among the five PPIs (ASSUMPTION: no source for the ingredient mix).
+PPI_WITH_NSAID = PrescribingRate(0.132, "Int J Clin Pharm, doi:10.1007/s11096-020-01176-0")
+PPI_KEYS = ("omeprazole", "pantoprazole", "lansoprazole", "rabeprazole", "esomeprazole")
+# Long-term benzodiazepine use, people aged 65+, Korea 2023: 11.5 per 1,000 (OECD Health at
+# a Glance 2025, as reported by the Ministry of Health and Welfare; secondary copy).
+LONG_TERM_BZD = PrescribingRate(0.0115, "OECD Health at a Glance 2025 (MoHW summary)")
+# Diazepam is 39.7 % of benzodiazepine prescriptions to older outpatients (HIRA-NPS 2013,
+# Park SY et al. Int J Clin Pharmacol Ther 2017;55:472-479); the rest is represented by alprazolam,
+# the PIM most prescribed to older Koreans with polypharmacy (Shin WY et al. BMC Geriatr
+# 2024;24:542, abstract).
+DIAZEPAM_SHARE = PrescribingRate(0.397, "Park SY et al. Int J Clin Pharmacol Ther 2017;55:472-479")
+# Osteoporosis (DXA T-score <= -2.5) at age 50+, KNHANES 2008-2009: women 35.5 %, men 7.5 %
+# (Choi YJ et al. J Bone Miner Res 2012, abstract); 33.5 % of people with osteoporosis take an
+# anti-osteoporotic medicine (Osteoporosis and Osteoporotic Fracture Fact Sheet in Korea,
+# J Bone Metab 2020;27(4):281-290, abstract).  Alendronate represents the class (no source
+# for the ingredient mix).
+OSTEOPOROSIS_WOMEN = PrescribingRate(0.355, "Choi YJ et al. J Bone Miner Res 2012 (KNHANES)")
+OSTEOPOROSIS_MEN = PrescribingRate(0.075, "Choi YJ et al. J Bone Miner Res 2012 (KNHANES)")
+OSTEOPOROSIS_TREATED = PrescribingRate(0.335, "J Bone Metab 2020;27(4):281-290 (fact sheet)")
+# Polypharmacy target for the calibration report only (not used to draw): 47.8 % of people
+# aged 65+ with a claim took >= 5 medicines for >= 90 days in a year (NHI 2019; Cho HJ et al.
+# Clin Transl Sci 2023;16:193-205).
+POLYPHARMACY_65 = PrescribingRate(0.478, "Cho HJ et al. Clin Transl Sci 2023;16:193-205")
 
 
 def encounters(
@@ -281,10 +382,51 @@ def conditions(
     return {"visit": v_idx, "key": c_idx}
 
 
-def drug_plan(rng: np.random.Generator, h: Columns, age: np.ndarray) -> Columns:
-    """Which drugs each person takes and which class (0 chronic, 1 specialist) prescribes them."""
+def _draw(u: np.ndarray, cumulative: np.ndarray) -> np.ndarray:
+    """Index of the category whose cumulative share first exceeds ``u`` (vectorised)."""
+    return np.minimum(np.searchsorted(cumulative, u, side="right"), len(cumulative) - 1)
+
+
+def _htn_combo_tables(arb_pref_share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative combo shares per class count for ARB-preferred people and for the others.
+
+    ARB-preferred people draw only ARB-containing combinations; the others' shares are solved
+    so that the treated population as a whole keeps ``HTN_COMBOS`` (and so the fact-sheet
+    class shares) whatever the region's share of ARB-preferred people (clipped at zero when
+    that share exceeds the ARB share of a class count).
+    Returns (classes [n_combo, 4] bool over A C D B, cum_arb [3, n], cum_other [3, n]).
+    """
+    letters = "ACDB"
+    classes = np.array([[c in combo for c in letters] for combo, _ in HTN_COMBOS])
+    share = np.array([s for _, s in HTN_COMBOS])
+    size = classes.sum(axis=1)
+    f = min(max(arb_pref_share, 0.0), 0.999)
+    cum_arb = np.zeros((3, len(share)))
+    cum_other = np.zeros((3, len(share)))
+    for k in (1, 2, 3):
+        target = np.where(size == k, share, 0.0)
+        target = target / target.sum()
+        arb = target * classes[:, 0]
+        arb = arb / arb.sum()
+        other = np.clip((target - f * arb) / (1 - f), 0.0, None)
+        cum_arb[k - 1] = np.cumsum(arb)
+        cum_other[k - 1] = np.cumsum(other / other.sum())
+    return classes, cum_arb, cum_other
+
+
+def drug_plan(
+    rng: np.random.Generator, h: Columns, age: np.ndarray, male: np.ndarray
+) -> tuple[Columns, Columns]:
+    """Which drugs each person takes and which class (0 chronic, 1 specialist) prescribes them.
+
+    Returns the long plan (person, drug, klass) and per-person indication flags that are not
+    part of the health state (knee OA and the drugs drawn for it, long-term benzodiazepine);
+    the flags join the ground truth so that every prescription has its reason.
+    """
     n = len(age)
     u = rng.random((n, 8))
+    v = rng.random((n, 11))
+    w = rng.random((n, 2))
     rows_p: list[np.ndarray] = []
     rows_d: list[np.ndarray] = []
     rows_c: list[np.ndarray] = []
@@ -296,62 +438,121 @@ def drug_plan(rng: np.random.Generator, h: Columns, age: np.ndarray) -> Columns:
         rows_d.append(d)
         rows_c.append(np.full(len(idx), klass))
 
+    # --- hypertension: number of classes and the combination (HTN_* above) -----------------
+    # An ARB-containing combination with diabetes, eGFR <60 or albuminuria (RAS blockade,
+    # KDIGO 2021 Clinical Practice Guideline for BP management in CKD).  Within the ARB class
+    # losartan 50 % / telmisartan 50 % (ASSUMPTION, unchanged); the CCB is amlodipine, the
+    # thiazide hydrochlorothiazide and the beta blocker bisoprolol (one ingredient per class:
+    # no source for the ingredient mix).
     bptx = h["bp_treated"]
     arb_pref = h["diabetes"] | (h["egfr"] < 60) | (h["uacr"] >= 30)
-    # First antihypertensive: an ARB with diabetes, eGFR <60 or albuminuria (RAS blockade,
-    # KDIGO 2021 Clinical Practice Guideline for BP management in CKD); otherwise amlodipine
-    # 45 %, losartan 30 %, telmisartan 25 % (ASSUMPTION).  A second drug for 60 % of
-    # uncontrolled (ASSUMPTION).
-    first = np.where(
+    p1 = 1 - HTN_COMBINATION.value
+    p3 = sum(HTN_CLASS_SHARE.values()) - 1 - HTN_COMBINATION.value  # mean classes - 1 - P(>=2)
+    n_classes = _draw(u[:, 2], np.array([p1, 1 - p3, 1.0]))
+    pref_share = float(arb_pref[bptx].mean()) if bptx.any() else 0.0
+    classes, cum_arb, cum_other = _htn_combo_tables(pref_share)
+    combo = np.where(
         arb_pref,
-        np.where(u[:, 0] < 0.5, DRUG_INDEX["losartan"], DRUG_INDEX["telmisartan"]),
-        np.select(
-            [u[:, 0] < 0.45, u[:, 0] < 0.75],
-            [DRUG_INDEX["amlodipine"], DRUG_INDEX["losartan"]],
-            DRUG_INDEX["telmisartan"],
-        ),
+        _draw_rows(u[:, 0], cum_arb, n_classes),
+        _draw_rows(u[:, 0], cum_other, n_classes),
     )
-    add(bptx, first, 0)
-    second = np.where(
-        first == DRUG_INDEX["amlodipine"],
-        DRUG_INDEX["losartan"],
-        np.where(u[:, 1] < 0.5, DRUG_INDEX["amlodipine"], DRUG_INDEX["hydrochlorothiazide"]),
-    )
-    add(bptx & (h["sbp"] >= 140) & (u[:, 2] < 0.6), second, 0)
+    has = classes[combo] & bptx[:, None]
+    arb = np.where(u[:, 1] < 0.5, DRUG_INDEX["losartan"], DRUG_INDEX["telmisartan"])
+    add(has[:, 0], arb, 0)
+    add(has[:, 1], "amlodipine", 0)
+    add(has[:, 2], "hydrochlorothiazide", 0)
+    add(has[:, 3], "bisoprolol", 0)
 
+    # --- diabetes: mono / dual / triple (DM_* above) -----------------------------------------
     dmtx = h["diabetes_treated"]
-    # Metformin is contraindicated below eGFR 30 (FDA metformin labelling, 2016 revision).
-    add(dmtx & (h["egfr"] >= 30), "metformin", 0)
-    add_on = np.select(
-        [u[:, 3] < 1 / 3, u[:, 3] < 2 / 3],
-        [DRUG_INDEX["glimepiride"], DRUG_INDEX["sitagliptin"]],
-        DRUG_INDEX["dapagliflozin"],
+    n_dm = _draw(u[:, 3], np.array([1 - DM_DUAL.value - DM_TRIPLE.value, 1 - DM_TRIPLE.value, 1.0]))
+    # Metformin first, contraindicated below eGFR 30 (FDA metformin labelling, 2016 revision).
+    metformin = dmtx & (h["egfr"] >= 30)
+    add(metformin, "metformin", 0)
+    # Add-on classes (sulfonylurea, DPP-4 inhibitor, SGLT2 inhibitor) in a random order with
+    # equal chances (ASSUMPTION, unchanged): the first (and second) of the order are added.
+    n_add = n_dm + 1 - metformin  # drugs beyond metformin (all of them without metformin)
+    order = np.argsort(v[:, :3], axis=1)
+    add_on = np.array(
+        [DRUG_INDEX["glimepiride"], DRUG_INDEX["sitagliptin"], DRUG_INDEX["dapagliflozin"]]
     )
-    # Add-on for 40 % (and always when metformin is not allowed), insulin 8 % (ASSUMPTION).
-    add(dmtx & ((u[:, 4] < 0.4) | (h["egfr"] < 30)), add_on, 0)
-    add(dmtx & (u[:, 5] < 0.08), "insulin_glargine", 0)
+    for slot in range(3):
+        add(dmtx & (n_add > slot), add_on[order[:, slot]], 0)
+    add(dmtx & (u[:, 5] < 0.08), "insulin_glargine", 0)  # insulin 8 % (ASSUMPTION, unchanged)
 
     # Statin choice atorvastatin 60 % / rosuvastatin 40 % (ASSUMPTION).
     statin = np.where(u[:, 6] < 0.6, DRUG_INDEX["atorvastatin"], DRUG_INDEX["rosuvastatin"])
     add(h["statin"], statin, 0)
 
-    # Anticoagulant mix (ASSUMPTION: DOACs dominate in Korea).
+    # Anticoagulant: NOAC share sourced (NOAC_SHARE); the split among the three NOACs
+    # 35/30/20 of the former 85 % is ASSUMPTION (unchanged), rescaled to the NOAC share.
+    noac = NOAC_SHARE.value
     oac = np.select(
-        [u[:, 7] < 0.35, u[:, 7] < 0.65, u[:, 7] < 0.85],
+        [u[:, 7] < noac * 0.35 / 0.85, u[:, 7] < noac * 0.65 / 0.85, u[:, 7] < noac],
         [DRUG_INDEX["apixaban"], DRUG_INDEX["edoxaban"], DRUG_INDEX["rivaroxaban"]],
         DRUG_INDEX["warfarin"],
     )
     add(h["oac"], oac, 1)
     # Antiplatelet after stroke without AF: aspirin 60 % / clopidogrel 40 % (ASSUMPTION).
-    anti = np.where(u[:, 1] < 0.6, DRUG_INDEX["aspirin"], DRUG_INDEX["clopidogrel"])
+    anti = np.where(u[:, 4] < 0.6, DRUG_INDEX["aspirin"], DRUG_INDEX["clopidogrel"])
     add(h["antiplatelet"], anti, 1)
+    # Aspirin in treated diabetes (DM_ASPIRIN), not with an anticoagulant or another
+    # antiplatelet (guideline consistency: no aspirin for primary prevention on an OAC).
+    dm_aspirin = dmtx & ~h["oac"] & ~h["antiplatelet"] & (v[:, 10] < DM_ASPIRIN.value)
+    add(dm_aspirin, "aspirin", 0)
+
+    # --- knee osteoarthritis and NSAIDs, gastroprotection ------------------------------------
+    oa_rate = np.where(male, KNEE_OA_MEN.value, KNEE_OA_WOMEN.value)
+    knee_oa = (age >= KNEE_OA_MIN_AGE) & (v[:, 3] < oa_rate)
+    nsaid = knee_oa & (v[:, 4] < NSAID_REGULAR.value)
+    which = np.where(
+        v[:, 5] < COXIB_SHARE.value, DRUG_INDEX["celecoxib"], DRUG_INDEX["aceclofenac"]
+    )
+    add(nsaid, which, 0)
+    antithrombotic = h["oac"] | h["antiplatelet"]
+    ppi = nsaid & antithrombotic & (age >= 65) & (v[:, 6] < PPI_WITH_NSAID.value)
+    ppi_drug = np.array([DRUG_INDEX[k] for k in PPI_KEYS])[
+        np.minimum((v[:, 7] * len(PPI_KEYS)).astype(int), len(PPI_KEYS) - 1)
+    ]
+    add(ppi, ppi_drug, 0)
+
+    # --- long-term benzodiazepine in people aged 65+ -----------------------------------------
+    bzd = (age >= 65) & (v[:, 8] < LONG_TERM_BZD.value)
+    bzd_drug = np.where(
+        v[:, 9] < DIAZEPAM_SHARE.value, DRUG_INDEX["diazepam"], DRUG_INDEX["alprazolam"]
+    )
+    add(bzd, bzd_drug, 0)
+
+    # --- osteoporosis at 50+ and its treatment -----------------------------------------------
+    op_rate = np.where(male, OSTEOPOROSIS_MEN.value, OSTEOPOROSIS_WOMEN.value)
+    osteoporosis = (age >= 50) & (w[:, 0] < op_rate)
+    op_treated = osteoporosis & (w[:, 1] < OSTEOPOROSIS_TREATED.value)
+    add(op_treated, "alendronate", 0)
+
     p_all = np.concatenate(rows_p)
-    order = np.argsort(p_all, kind="stable")
-    return {
-        "person": p_all[order],
-        "drug": np.concatenate(rows_d)[order],
-        "klass": np.concatenate(rows_c)[order],
+    d_all = np.concatenate(rows_d)
+    order_p = np.lexsort((d_all, p_all))
+    plan = {
+        "person": p_all[order_p],
+        "drug": d_all[order_p],
+        "klass": np.concatenate(rows_c)[order_p],
     }
+    flags = {
+        "knee_oa": knee_oa,
+        "nsaid_regular": nsaid,
+        "ppi_gastroprotection": ppi,
+        "long_term_benzodiazepine": bzd,
+        "aspirin_in_diabetes": dm_aspirin,
+        "osteoporosis": osteoporosis,
+        "osteoporosis_treated": op_treated,
+    }
+    return plan, flags
+
+
+def _draw_rows(u: np.ndarray, cumulative: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Per person: the category drawn from the cumulative shares of its own row."""
+    idx = (u[:, None] >= cumulative[row]).sum(axis=1)
+    return np.minimum(idx, cumulative.shape[1] - 1)
 
 
 def prescriber_site(visits_matrix: np.ndarray) -> np.ndarray:
