@@ -24,9 +24,10 @@ def test_brief_example_warfarin_simvastatin_with_ginseng_and_grapefruit() -> Non
     ginseng = pairs[("warfarin", "red_ginseng")]
     assert (ginseng.severity, ginseng.evidence) == ("moderate", "known")
     # Only the MFDS caution remains (decision 0059): the trial studied American ginseng, not 홍삼,
-    # so the finding no longer claims a direction and says it has not been checked yet.
+    # so the finding claims no direction; the caution was since checked against reports of the
+    # MFDS text (secondary copies), which the citation says.
     assert ginseng.mechanism == "unclear" and len(ginseng.sources) == 1
-    assert ginseng.sources[0].endswith("[not yet checked against the source]")
+    assert ginseng.sources[0].endswith("[checked against secondary sources only]")
     assert all(s.endswith("[checked against secondary sources only]") for s in simva.sources)
     assert [f.severity_rank for f in findings] == sorted(
         (f.severity_rank for f in findings), reverse=True

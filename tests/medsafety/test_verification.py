@@ -94,6 +94,10 @@ def test_corrected_rows_keep_their_correction(kb: Knowledge) -> None:
     assert by_pair[("colchicine", "grapefruit")].severity == "moderate"
     ginseng = by_pair[("warfarin", "red_ginseng")]
     assert (ginseng.mechanism, ginseng.cited.source_id) == ("unclear", "mfds_hff")
+    # KFDA 2012-03-08: much pomegranate juice may markedly *reduce* warfarin's effect (third pass);
+    # for carbamazepine the release gives no direction.
+    assert by_pair[("warfarin", "pomegranate")].effect == "effect_down"
+    assert by_pair[("carbamazepine", "pomegranate")].effect == "toxicity"
     drug = {
         (kb.drugs[r.a].drug_id, kb.drugs[r.b].drug_id): r
         for r in kb.known_drug
