@@ -92,3 +92,15 @@ def test_plan_is_deterministic_for_a_seed() -> None:
         assert np.array_equal(a.plan[k], b.plan[k])
     c = draw_region(3000, 8)
     assert not np.array_equal(a.plan["drug"], c.plan["drug"][: len(a.plan["drug"])])
+
+
+def test_calibration_report_states_prescribing_and_the_polypharmacy_gap(drawn) -> None:
+    rx = drawn.report()["prescribing"]
+    poly = rx["polypharmacy_65"]
+    assert poly["target"] == records.POLYPHARMACY_65.value and "gap" in poly["note"]
+    assert 0 < poly["achieved"] < poly["target"]
+    for name in ("arb", "ccb", "thiazide", "beta_blocker", "two_or_more"):
+        block = rx["antihypertensive_classes"][name]
+        assert abs(block["achieved"] - block["target"]) < 0.03, name
+    noac = rx["noac_among_anticoagulated"]
+    assert abs(noac["achieved"] - noac["target"]) < 0.04

@@ -63,7 +63,9 @@ class Drawn:
 
     def report(self) -> dict[str, Any]:
         """The calibration report of this region."""
-        return report.calibration_report(self.p, self.h, self.events, self.visits, self.risk)
+        return report.calibration_report(
+            self.p, self.h, self.events, self.visits, self.risk, self.plan
+        )
 
 
 def draw_region(people: int, seed: int, *, second_clinic_rate: float = 0.0) -> Drawn:

@@ -32,8 +32,71 @@ def achieved(h: Columns, p: Columns, key: str, sex: str, lo: int, hi: int) -> fl
     return float(h[key][mask].mean()) if mask.any() else float("nan")  # nan: no one in range
 
 
+def prescribing_report(p: Columns, h: Columns, plan: Columns) -> dict[str, Any]:
+    """Achieved prescribing figures next to the cited rates they are drawn from (records.py)."""
+    from axhub.synth import records as rx
+
+    n = len(p["age"])
+    per_person = np.bincount(plan["person"], minlength=n)
+    old = p["age"] >= 65
+
+    def people_on(keys: tuple[str, ...]) -> np.ndarray:
+        on = np.zeros(n, dtype=bool)
+        on[plan["person"][np.isin(plan["drug"], [rx.DRUG_INDEX[k] for k in keys])]] = True
+        return on
+
+    treated = h["bp_treated"]
+    classes = {
+        "A": people_on(("losartan", "telmisartan")),
+        "C": people_on(("amlodipine",)),
+        "D": people_on(("hydrochlorothiazide",)),
+        "B": people_on(("bisoprolol",)),
+    }
+    n_classes = np.sum([c.astype(int) for c in classes.values()], axis=0)
+    noac = people_on(("apixaban", "rivaroxaban", "edoxaban"))
+    oac = h["oac"]
+    return {
+        "polypharmacy_65": {
+            "target": rx.POLYPHARMACY_65.value,
+            "achieved": _mean(per_person[old] >= 5),
+            "source": rx.POLYPHARMACY_65.source,
+            "note": "national share of people 65+ with a claim on >= 5 medicines for >= 90 days; "
+            "the region models few conditions, so this is a known gap, not a target",
+        },
+        "antihypertensive_classes": {
+            name: {
+                "target": rx.HTN_CLASS_SHARE[letter],
+                "achieved": _mean(classes[letter][treated]) if treated.any() else None,
+            }
+            for letter, name in (
+                ("A", "arb"),
+                ("C", "ccb"),
+                ("D", "thiazide"),
+                ("B", "beta_blocker"),
+            )
+        }
+        | {
+            "two_or_more": {
+                "target": rx.HTN_COMBINATION.value,
+                "achieved": _mean(n_classes[treated] >= 2) if treated.any() else None,
+            },
+            "source": rx.HTN_FACT_SHEET,
+        },
+        "noac_among_anticoagulated": {
+            "target": rx.NOAC_SHARE.value,
+            "achieved": _mean(noac[oac]) if oac.any() else None,
+            "source": rx.NOAC_SHARE.source,
+        },
+    }
+
+
 def calibration_report(
-    p: Columns, h: Columns, events: Columns, visits: Columns, risk: Columns
+    p: Columns,
+    h: Columns,
+    events: Columns,
+    visits: Columns,
+    risk: Columns,
+    plan: Columns | None = None,
 ) -> dict[str, Any]:
     n = len(p["age"])
     age = p["age"]
@@ -160,7 +223,7 @@ def calibration_report(
         "mean_prevent_stroke_10y_adults": _mean(risk["prevent_stroke_10y"][age >= 30])
         if (age >= 30).any()
         else None,
-    }
+    } | ({"prescribing": prescribing_report(p, h, plan)} if plan is not None else {})
 
 
 def format_report(rep: dict[str, Any]) -> str:
@@ -208,6 +271,13 @@ def format_report(rep: dict[str, Any]) -> str:
     lines.append(
         f"people per site {rep['people_per_site']}; sites per person {rep['sites_per_person']}"
     )
+    rx = rep.get("prescribing")
+    if rx:
+        poly = rx["polypharmacy_65"]
+        lines.append(
+            f"65+ on 5 or more medicines {_pct(poly['achieved'])}% (national claims "
+            f"{_pct(poly['target'])}%: the region models fewer conditions)"
+        )
     return "\n".join(lines)
 
 
