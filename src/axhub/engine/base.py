@@ -116,6 +116,19 @@ class Dialect(ABC):
         value = self.json_get(node, key)
         return self.let(value, "__v", self.json_as_list("__v"))
 
+    def json_array_get_list(self, node: str, key: str, var: str) -> str:
+        """Member ``key`` of every element of the JSON array ``node``, as one collection
+        (``var`` is a free lambda variable name)."""
+        return self.list_get_list(self.json_as_list(node), key, var)
+
+    def list_get_list(self, lst: str, key: str, var: str) -> str:
+        """Member ``key`` of every node of the collection ``lst``, as one collection."""
+        return self.flatten(self.transform(lst, var, self.json_get_list(var, key)))
+
+    # Whether json_is/json_kind cost less than json_get (no parse): the compiler then tests
+    # for an array before reading a member, instead of after.
+    cheap_type_test: ClassVar[bool] = False
+
     @abstractmethod
     def json_scalar(self, node: str, kind: str) -> str:
         """A JSON primitive as a SQL value of ``kind`` (NULL when the node is NULL)."""

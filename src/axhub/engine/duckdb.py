@@ -21,18 +21,19 @@ from axhub.errors import EngineError
 log = logging.getLogger(__name__)
 
 _TYPES = {"string": "VARCHAR", "integer": "BIGINT", "decimal": "DOUBLE", "boolean": "BOOLEAN"}
-_CHEAP = re.compile(r"^json_extract\([A-Za-z_][A-Za-z0-9_]*(\[\d+\])?, '[^']*'\)$")
-_JSON_KINDS = {
-    "boolean": "('BOOLEAN')",
-    "number": "('BIGINT', 'UBIGINT', 'DOUBLE')",
-    "string": "('VARCHAR')",
-    "array": "('ARRAY')",
-    "null": "('NULL')",
+_EXTRACT = re.compile(r"^json_extract\(([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?), '(\$[^']*)'\)$")
+# JSON type tests on the text of a node. Every JSON node the compiled SQL handles, except the
+# raw resource text, is DuckDB-serialised (json_extract, CAST to JSON[], to_json, json()):
+# minified, so its first character tells its type without parsing it again.
+_FIRST_CHAR = {
+    "array": "'['",
+    "string": "'\"'",
 }
 
 
 class DuckDBDialect(Dialect):
     name = "duckdb"
+    cheap_type_test = True
 
     def quote_ident(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
@@ -55,8 +56,9 @@ class DuckDBDialect(Dialect):
         return f"list_transform({lst}, lambda {var}, {index_var}: {body})"
 
     def is_cheap(self, sql: str) -> bool:
-        # a member of a lambda variable or root field: one small JSON parse
-        return _CHEAP.match(sql) is not None
+        # a member of a lambda variable or root field is one small JSON parse: bound once
+        # (a let costs less than parsing the node again for each type test)
+        return False
 
     def let(self, value: str, var: str, body: str) -> str:
         return f"list_transform([{value}], lambda {var}: {body})[1]"
@@ -97,34 +99,67 @@ class DuckDBDialect(Dialect):
         return f"array_to_string({lst}, {sep})"
 
     def json_get(self, node: str, key: str) -> str:
-        return f"json_extract({node}, {self.string_literal('$.' + _json_key(key))})"
+        # a member of a member is one path (one parse): '$.a.b' is NULL when a is an
+        # array, as json_extract(json_extract(x, '$.a'), '$.b') is
+        m = _EXTRACT.match(node)
+        if m is not None:
+            return f"json_extract({m.group(1)}, '{m.group(2)}.{_path_key(key)}')"
+        return f"json_extract({node}, '$.{_path_key(key)}')"
 
     def json_as_list(self, value: str) -> str:
+        text = f"CAST({value} AS VARCHAR)"
         return (
-            f"coalesce(TRY_CAST({value} AS JSON[]), CASE WHEN {value} IS NULL OR "
-            f"json_type({value}) = 'NULL' THEN CAST([] AS JSON[]) ELSE [{value}] END)"
+            f"(CASE WHEN {value} IS NULL OR {text} = 'null' THEN CAST([] AS JSON[]) "
+            f"WHEN starts_with({text}, '[') THEN CAST({value} AS JSON[]) ELSE [{value}] END)"
         )
 
-    def json_get_list(self, node: str, key: str) -> str:
-        path = "$." + _json_key(key)
-        kind = f"coalesce(json_type({node}, {self.string_literal(path)}), 'NULL')"
-        many = f"json_extract({node}, {self.string_literal(path + '[*]')})"
-        return (
-            f"(CASE {kind} WHEN 'ARRAY' THEN {many} "
-            f"WHEN 'NULL' THEN CAST([] AS JSON[]) "
-            f"ELSE [json_extract({node}, {self.string_literal(path)})] END)"
+    def json_array_get_list(self, node: str, key: str, var: str) -> str:
+        # one parse of the array gives the members of all its elements
+        return self._flat_members(f"json_extract({node}, '$[*].{_path_key(key)}')", var)
+
+    def list_get_list(self, lst: str, key: str, var: str) -> str:
+        members = f"list_transform({lst}, lambda {var}: {self.json_get(var, key)})"
+        return self._flat_members(members, var)
+
+    def _flat_members(self, members: str, var: str) -> str:
+        """Member values (absent ones NULL or left out) as a collection. Only when one of
+        them is an array are they expanded one by one (lists of one element cost more than
+        the JSON parse); otherwise NULLs and JSON nulls are dropped."""
+        m = var + "_m"
+        text = f"CAST({var} AS VARCHAR)"
+        any_array = f"list_bool_or(list_transform({m}, lambda {var}: starts_with({text}, '[')))"
+        return self.let(
+            members,
+            m,
+            f"(CASE WHEN {any_array} THEN flatten(list_transform({m}, lambda {var}: "
+            f"{self.json_as_list(var)})) ELSE list_filter({m}, lambda {var}: {var} IS NOT NULL "
+            f"AND {text} <> 'null') END)",
         )
 
     def json_scalar(self, node: str, kind: str) -> str:
         if kind == "string":
+            m = _EXTRACT.match(node)
+            if m is not None:
+                return f"json_extract_string({m.group(1)}, '{m.group(2)}')"
             return f"json_extract_string({node}, '$')"
         return f"TRY_CAST({node} AS {_TYPES[kind]})"
 
     def json_is(self, node: str, json_kind: str) -> str:
-        return f"(json_type({node}) IN {_JSON_KINDS[json_kind]})"
+        text = f"CAST({node} AS VARCHAR)"
+        if json_kind in _FIRST_CHAR:
+            return f"starts_with({text}, {_FIRST_CHAR[json_kind]})"
+        if json_kind == "null":
+            return f"({text} = 'null')"
+        if json_kind == "boolean":
+            return f"({text} IN ('true', 'false'))"
+        return f"(substr({text}, 1, 1) IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'))"
 
     def json_kind(self, node: str) -> str:
-        return f"json_type({node})"
+        text = f"CAST({node} AS VARCHAR)"
+        return (
+            f"(CASE WHEN {text} = 'null' THEN 'NULL' WHEN starts_with({text}, '[') THEN 'ARRAY' "
+            f"WHEN {node} IS NOT NULL THEN 'OTHER' END)"
+        )
 
     def json_array_length(self, node: str) -> str:
         return f"json_array_length({node})"
@@ -158,9 +193,10 @@ class DuckDBDialect(Dialect):
         return f"unnest({lst})"
 
     def root_items(self, resource_col: str, keys: Sequence[str]) -> list[str]:
-        items = [f"CAST({resource_col} AS JSON) AS __res"]
+        # json() re-serialises (minified), like every other node; pruned when unused
+        items = [f"json({resource_col}) AS __res"]
         if keys:
-            paths = ", ".join(self.string_literal("$." + _json_key(k)) for k in keys)
+            paths = ", ".join(f"'$.{_path_key(k)}'" for k in keys)
             items.append(f"json_extract({resource_col}, [{paths}]) AS __rf")
         return items
 
@@ -171,8 +207,9 @@ class DuckDBDialect(Dialect):
         return f"__rf[{index + 1}]"
 
 
-def _json_key(key: str) -> str:
-    return '"' + key.replace('"', '\\"') + '"'
+def _path_key(key: str) -> str:
+    """A member name as a quoted JSON path step, inside a SQL string literal."""
+    return '"' + key.replace('"', '\\"').replace("'", "''") + '"'
 
 
 class DuckDBEngine(Engine):

@@ -364,9 +364,21 @@ class _Compiler:
     def list_to_val(self, lst: str) -> str:
         """A list of JSON nodes as a JSON value; never an empty array (empty is NULL)."""
         d = self.d
-        return self.bind(
-            lst, lambda f: f"(CASE WHEN {d.list_len(f)} > 0 THEN {d.to_json(f, 'json')} END)"
-        )
+        if not d.cheap_type_test:
+            return self.bind(
+                lst, lambda f: f"(CASE WHEN {d.list_len(f)} > 0 THEN {d.to_json(f, 'json')} END)"
+            )
+
+        def val(f: str) -> str:
+            # one node that is not an array is its own JSON value: no re-encoding
+            one = d.element(f, "0")
+            return (
+                f"(CASE {d.list_len(f)} WHEN 0 THEN NULL WHEN 1 THEN (CASE WHEN "
+                f"{d.json_is(one, 'array')} THEN {d.to_json(f, 'json')} ELSE {one} END) "
+                f"ELSE {d.to_json(f, 'json')} END)"
+            )
+
+        return self.bind(lst, val)
 
     def _val_count(self, x: str) -> str:
         d = self.d
@@ -475,8 +487,12 @@ class _Compiler:
             e = self.var("e")
 
             def nav(x: str) -> str:
-                flat = d.flatten(d.transform(d.json_as_list(x), e, d.json_get_list(e, name)))
-                as_json = self.list_to_val(flat)
+                as_json = self.list_to_val(d.json_array_get_list(x, name, e))
+                if d.cheap_type_test:
+                    return (
+                        f"(CASE WHEN {d.json_is(x, 'array')} THEN {as_json} "
+                        f"ELSE {d.json_get(x, name)} END)"
+                    )
                 # a member of an array is NULL: only then is the array case tested
                 return (
                     f"coalesce({d.json_get(x, name)}, CASE WHEN {d.json_is(x, 'array')} "
@@ -486,7 +502,7 @@ class _Compiler:
             return V(self.bind(base.sql, nav), "val", t)
         if base.kind == "coll":
             e = self.var("e")
-            return V(d.flatten(d.transform(base.sql, e, d.json_get_list(e, name))), "coll", t)
+            return V(d.list_get_list(base.sql, name, e), "coll", t)
         return V(d.empty_json_list(), "coll")
 
     def of_type(self, base_node: fp.Node, type_name: str, ctx: Ctx) -> V:
