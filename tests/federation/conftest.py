@@ -18,9 +18,11 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
+from axhub.clinical.training import project_scope
 from axhub.config import Settings
 from axhub.federation.coordinator import Coordinator, Site
 from axhub.federation.node import NodeStore
+from axhub.federation.training import import_site_research
 from axhub.governance.access import GovernedStore
 from axhub.governance.principals import Principal, Project, Role
 from axhub.governance.purposes import Purpose
@@ -69,8 +71,6 @@ class SiteNode:
             str(self.data_dir),
             "--port",
             str(self.port),
-            "--training-region",
-            str(self.region),
             *extra,
         ]
         env = {**os.environ, "AXHUB_DUCKDB_THREADS": "1", "AXHUB_LOG_LEVEL": "WARNING"}
@@ -133,11 +133,12 @@ def _prepare_site(region: Path, site: str, data_dir: Path) -> tuple[str, dict[st
             PROJECT,
             f"DRB-{site.upper()}-2026-001",
             frozenset({Purpose.RESEARCH, Purpose.AI_TRAINING}),
-            frozenset({"Patient", "Condition", "Observation"}),
+            project_scope(),  # FHIR types and research:<dataset> (training reads both)
             dt.datetime(2099, 12, 31, tzinfo=dt.UTC),
             epsilon_budget=EPSILON_BUDGET,
         ),
     )
+    import_site_research(s, region, site, operator)  # the steward's labels for this site
     me = Principal("test-truth", Role.RESEARCHER, project_id=PROJECT)
     sql = (
         "SELECT coalesce(resource->>'$.address[0].district', '(unknown)') AS d, count(*) AS n "

@@ -114,6 +114,47 @@ def test_refuses_a_cohort_below_the_minimum_and_a_differencing_query(
     assert coord.submit(spec()).answered[site]["n"] == federation.patients[site]
 
 
+def _split_around(federation: Federation, site: str) -> tuple[str, list[str], list[str]] | None:
+    """A small district and two halves of the site's other districts, each of 10+ persons."""
+    small = _small_district(federation, site)
+    counts = federation.districts[site]
+    others = sorted((n, d) for d, n in counts.items() if d not in ("(unknown)", small))
+    halves: tuple[list[str], list[str]] = ([], [])
+    sizes = [0, 0]
+    for n, d in reversed(others):
+        i = int(sizes[1] < sizes[0])
+        halves[i].append(d)
+        sizes[i] += n
+    if small is None or min(sizes) < 10:
+        return None
+    return small, sorted(halves[0]), sorted(halves[1])
+
+
+def test_refuses_differencing_by_a_combination_the_pairwise_rule_misses(
+    federation: Federation,
+) -> None:
+    # everyone (public: the site's size), then two halves of the districts that leave out one
+    # small district: |everyone| - |half 1| - |half 2| would count that district.  Every pair
+    # of these populations differs by 10 or more persons, so only set algebra catches it.
+    site = next(s for s in AUTO if _split_around(federation, s) is not None)
+    split = _split_around(federation, site)
+    assert split is not None
+    small, half1, half2 = split
+    counts = federation.districts[site]
+    left_out = counts[small] + counts.get("(unknown)", 0)
+    assert 1 <= left_out < 10
+    n1, n2 = (sum(counts[d] for d in h) for h in (half1, half2))
+    total = federation.patients[site]
+    assert min(n1 + n2, total - n1, total - n2) >= 10  # no pair differs by fewer than 10
+    coord = federation.coordinator(only=(site,))
+    first = coord.submit(spec(cohort=Cohort(districts=tuple(half1))))
+    assert first.answered[site]["n"] == n1
+    second = coord.submit(spec(cohort=Cohort(districts=tuple(half2))))
+    assert second.answered == {}
+    assert "single out a group of fewer than 10" in second.refused[site]
+    assert str(left_out) not in second.refused[site].split("fewer than 10")[1]
+
+
 def test_district_indicator_is_suppressed_per_site(federation: Federation) -> None:
     r = federation.coordinator().submit(
         spec("district", cohort=Cohort(conditions=("hypertension",)))

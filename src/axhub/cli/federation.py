@@ -46,11 +46,12 @@ def serve_command(
         False, "--require-approval", help="Hold every query until the committee approves it."
     ),
     min_cohort: int = typer.Option(10, "--min-cohort", help="Smallest population answered."),
-    training_region: Path | None = typer.Option(
+    research_region: Path | None = typer.Option(
         None,
-        "--training-region",
-        help="Synthetic region folder: this site's records and the ground-truth outcomes "
-        "(research label input) for federated training.",
+        "--research-region",
+        help="Synthetic region folder: the data steward imports its research tables "
+        "(outcomes, questionnaire, panel) for this site's records into the integrated zone "
+        "(the labels federated training reads through governance).",
     ),
 ) -> None:
     """Serve this site: raw zone -> integrated zone (de-identified) -> governed aggregates."""
@@ -75,14 +76,16 @@ def serve_command(
 
             report = ingest(ingest_path, site=site, settings=s)
             err_console.print(f"ingested {ingest_path} for {site}: run {report.run_id}")
+        operator = Principal(getpass.getuser(), Role.OPERATOR)
         if rebuild or ingest_path is not None or not integrated_path(s).exists():
-            StewardStore(s).deidentify(Principal(getpass.getuser(), Role.OPERATOR))
+            StewardStore(s).deidentify(operator)
+        if research_region is not None:
+            from axhub.federation.training import import_site_research
+
+            for name, r in import_site_research(s, research_region, site, operator).items():
+                err_console.print(f"imported research dataset {name}: {r['persons']} persons")
         config = NodeConfig(
-            site,
-            min_cohort=min_cohort,
-            require_approval=require_approval,
-            training_region=training_region,
-            seed=s.seed,
+            site, min_cohort=min_cohort, require_approval=require_approval, seed=s.seed
         )
         node = Node(s, config)
         err_console.print(f"node {site} listening on http://{host}:{port}")
@@ -233,26 +236,111 @@ def collect_command(
 
 @coordinator_app.command("train")
 def train_command(
-    sites: Path = _SITES,
     project: str = typer.Option(..., "--project", help="Project approved for ai_training."),
     researcher: str = typer.Option(..., "--researcher", help="Researcher id on the project."),
+    runtime: str = typer.Option(
+        "flower",
+        "--runtime",
+        help="flower: Flower deployment runtime (SuperLink and one SuperNode per site; FedAvg "
+        "then FedProx in one run); http: the nodes' own /train rounds (one method, by --mu).",
+    ),
+    superlink: str = typer.Option(
+        "127.0.0.1:9092", "--superlink", help="SuperLink HOST:PORT (runtime flower)."
+    ),
+    expected_sites: int = typer.Option(
+        0,
+        "--expected-sites",
+        help="Start when this many SuperNodes are connected (0: as soon as --min-sites are).",
+    ),
+    min_sites: int = typer.Option(2, "--min-sites", help="Fewest sites a run starts with."),
+    sites: Path | None = typer.Option(
+        None, "--sites", help="TOML file: [[site]] name, url, token|token_env (runtime http)."
+    ),
     model: str = typer.Option("t2d_5y", "--model", help="Model id (axhub.clinical.models)."),
-    rounds: int = typer.Option(10, "--rounds", help="Training rounds after the scaling round."),
+    rounds: int = typer.Option(10, "--rounds", help="Training rounds (per strategy)."),
     epochs: int = typer.Option(20, "--epochs", help="Local gradient steps per round."),
     lr: float = typer.Option(0.5, "--lr", help="Gradient step size."),
-    mu: float = typer.Option(0.0, "--mu", help="FedProx proximal weight (0 = FedAvg)."),
-    timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait per site."),
+    mu: float = typer.Option(
+        0.1, "--mu", help="FedProx proximal weight (runtime http: 0 trains FedAvg)."
+    ),
+    timeout: float = typer.Option(
+        120.0, "--timeout", help="Seconds to wait per site (per round with flower)."
+    ),
+    harness_site: list[str] = typer.Option(
+        [],
+        "--harness-site",
+        help="SITE=DATA_DIR, repeated (synthetic evaluation only): read each site's governed "
+        "rows to score the models on pooled held-out rows beside centralised and site-alone "
+        "training.",
+    ),
+    flower_venv: Path | None = typer.Option(
+        None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
+    ),
 ) -> None:
-    """Train a logistic-regression model across the sites; print weights and round log."""
+    """Train a logistic-regression model across the sites; print weights, round log and,
+    with --harness-site, the AUROC comparison (JSON)."""
     from axhub.cli.main import handle_errors
 
     @handle_errors
     def run() -> None:
-        from axhub.federation.coordinator import Coordinator, load_sites
-        from axhub.federation.training import federated_train
+        from axhub.errors import InputError
+        from axhub.federation.training import harness_site_data
 
+        parts = None
+        if harness_site:
+            dirs = {}
+            for item in harness_site:
+                name, sep, folder = item.partition("=")
+                if not sep or not name or not folder:
+                    raise InputError("use SITE=DATA_DIR", field="--harness-site")
+                dirs[name] = Path(folder)
+            parts = harness_site_data(
+                dirs, model, project_id=project, researcher_id=researcher, seed=_seed()
+            )
+        if runtime == "flower":
+            from axhub.federation.flower import flower_comparison
+
+            out = flower_comparison(
+                parts,
+                superlink,
+                model,
+                project_id=project,
+                researcher_id=researcher,
+                rounds=rounds,
+                epochs=epochs,
+                lr=lr,
+                mu=mu,
+                min_nodes=min_sites,
+                expected_nodes=expected_sites,
+                round_timeout=timeout,
+                venv=flower_venv,
+            )
+            typer.echo(json.dumps(out, indent=1))
+            return
+        if runtime != "http":
+            raise InputError("--runtime must be flower or http", field="--runtime")
+        if sites is None:
+            raise InputError("--runtime http needs --sites", field="--sites")
+        from axhub.federation.coordinator import Coordinator, load_sites
+        from axhub.federation.training import comparison, federated_train
+
+        coordinator = Coordinator(load_sites(sites), timeout=timeout)
+        if parts is not None:
+            result = comparison(
+                parts,
+                coordinator,
+                model,
+                rounds=rounds,
+                epochs=epochs,
+                lr=lr,
+                mu=mu,
+                project_id=project,
+                researcher_id=researcher,
+            )
+            typer.echo(json.dumps(result, indent=1))
+            return
         m = federated_train(
-            Coordinator(load_sites(sites), timeout=timeout),
+            coordinator,
             model,
             rounds=rounds,
             epochs=epochs,
@@ -263,6 +351,7 @@ def train_command(
         )
         out = {
             "model_id": m.model_id,
+            "runtime": "http",
             "method": "fedprox" if mu > 0 else "fedavg",
             "features": list(m.features),
             "weights": [round(float(w), 6) for w in m.weights],
@@ -271,6 +360,88 @@ def train_command(
             "rounds": [r.__dict__ for r in m.rounds],
         }
         typer.echo(json.dumps(out, indent=1))
+
+    run()
+
+
+def _seed() -> int:
+    from axhub.cli.main import settings
+
+    return settings().seed
+
+
+def _exec(cmd: list[str], env: dict[str, str]) -> None:
+    """Replace this process by a Flower process (so signals reach it directly)."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(cmd[0], cmd, env)
+
+
+@coordinator_app.command("superlink")
+def superlink_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface for the Fleet/Control API."),
+    port: int = typer.Option(9092, "--port", help="TCP port (Fleet and Control API)."),
+    flower_venv: Path | None = typer.Option(
+        None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
+    ),
+) -> None:
+    """Run Flower's SuperLink for federated training (runtime dependency installation off)."""
+    from axhub.cli.main import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        from axhub.federation import flower
+
+        venv = flower.flower_venv(flower_venv)
+        _exec(flower.superlink_command(venv, host, port), flower.flower_env(venv))
+
+    run()
+
+
+@node_app.command("supernode")
+def supernode_command(
+    site: str = typer.Option(..., "--site", help="This site's id (knuh, hallym, phc, clinics)."),
+    data_dir: Path = _DATA_DIR,
+    superlink: str = typer.Option(
+        "127.0.0.1:9092", "--superlink", help="The coordinator's SuperLink HOST:PORT."
+    ),
+    port: int = typer.Option(
+        9094, "--port", help="Local port of the SuperNode's runtime API (one per node)."
+    ),
+    min_cohort: int = typer.Option(10, "--min-cohort", help="Fewest training rows trained on."),
+    flower_venv: Path | None = typer.Option(
+        None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
+    ),
+) -> None:
+    """Run this site's Flower SuperNode: its ClientApp trains on this site's governed rows
+    and sends model arrays and row counts only."""
+    from axhub.cli.main import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        from axhub.errors import NotFoundError
+        from axhub.federation import flower
+        from axhub.governance.deid import integrated_path
+
+        if not integrated_path(_settings(data_dir)).exists():
+            raise NotFoundError(
+                "no integrated zone in the data folder (run `axhub node serve` first)",
+                path=str(data_dir),
+            )
+        venv = flower.flower_venv(flower_venv)
+        cmd = flower.supernode_command(
+            venv,
+            superlink,
+            site=site,
+            data_dir=data_dir,
+            port=port,
+            min_rows=min_cohort,
+            seed=_seed(),
+        )
+        _exec(cmd, flower.flower_env(venv))
 
     run()
 

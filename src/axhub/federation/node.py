@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from axhub.config import Settings
@@ -88,7 +89,6 @@ class NodeConfig:
     site: str
     min_cohort: int = MIN_COHORT
     require_approval: bool = False
-    training_region: Path | None = None  # research label input (synthetic region folder)
     seed: int = 20261126
 
 
@@ -244,6 +244,40 @@ class NodeStore:
                 return qid
         return None
 
+    def combination_leak(
+        self, project_id: str, fps: set[str], universe: set[str], min_cohort: int
+    ) -> str | None:
+        """Whether this population, with every earlier answered population of the project and
+        the site's whole population (its size is public), lets set algebra on the released
+        counts single out fewer than ``min_cohort`` persons (``federation.disclosure``)."""
+        from axhub.federation.disclosure import derivable_small_group
+
+        with self._con() as con:
+            rows = con.execute(
+                "SELECT query_id, fp FROM cohorts WHERE project_id = ?", (project_id,)
+            ).fetchall()
+        if not rows:
+            earlier_q, earlier_fp = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+            n_earlier = 0
+        else:
+            qids, fp_col = (np.asarray(c, dtype=object) for c in zip(*rows, strict=True))
+            _, earlier_q = np.unique(qids, return_inverse=True)
+            earlier_fp, n_earlier = fp_col, int(earlier_q.max()) + 1
+        new_fp = np.asarray(sorted(fps), dtype=object)
+        uni_fp = np.asarray(sorted(universe | fps), dtype=object)
+        all_fp = np.concatenate([earlier_fp, new_fp, uni_fp])
+        set_idx = np.concatenate(
+            [
+                earlier_q,
+                np.full(new_fp.size, n_earlier, dtype=np.int64),
+                np.full(uni_fp.size, n_earlier + 1, dtype=np.int64),
+            ]
+        )
+        persons, person_idx = np.unique(all_fp.astype(str), return_inverse=True)
+        member = np.zeros((persons.size, n_earlier + 2), dtype=bool)
+        member[person_idx, set_idx] = True
+        return derivable_small_group(member, min_cohort)
+
     def log_cohort(self, project_id: str, query_id: str, fps: set[str]) -> None:
         with self._con() as con:
             con.executemany(
@@ -260,18 +294,15 @@ class Node:
         self.store = GovernedStore(settings)
         self.state = NodeStore(settings.data_dir)
         self._lock = threading.Lock()
-        self.trainer = None
-        if config.training_region is not None:
-            from axhub.federation.training import SiteTrainer
+        from axhub.federation.training import SiteTrainer
 
-            self.trainer = SiteTrainer(
-                config.training_region, config.site, seed=config.seed, min_rows=config.min_cohort
-            )
+        self.trainer = SiteTrainer(
+            self.store, config.site, seed=config.seed, min_rows=config.min_cohort
+        )
 
     def train(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One training step, for a researcher whose project is approved for ai_training."""
-        if self.trainer is None:
-            raise PolicyDenied(f"site {self.config.site} takes no part in training")
+        """One training step, for a researcher whose project is approved for ai_training
+        (the rows are read through this site's governed store under that project)."""
         me = Principal(
             str(body.get("researcher_id", "")),
             Role.RESEARCHER,
@@ -279,7 +310,7 @@ class Node:
         )
         self.store.ensure(me, "ai_training", "aggregate", ["Patient"])
         with self._lock:
-            return self.trainer.step(body)
+            return self.trainer.step(body, me)
 
     def submit(self, spec: QuerySpec) -> dict[str, Any]:
         """Receive a query: answer it now, or hold it for the committee."""
@@ -337,10 +368,7 @@ class Node:
         persons = self.store.query(
             me, spec.purpose, f"SELECT DISTINCT person_id FROM ({pop})", types
         )
-        fps = {
-            hashlib.sha256(str(p).encode()).hexdigest()[:FINGERPRINT_CHARS]
-            for p in persons.column("person_id").to_pylist()
-        }
+        fps = _fingerprints(persons.column("person_id").to_pylist())
         minimum = self.config.min_cohort
         if len(fps) < minimum:
             raise PolicyDenied(
@@ -353,6 +381,16 @@ class Node:
                 f"differencing: this population differs from earlier query {earlier!r} by "
                 f"fewer than {minimum} persons at site {self.config.site}",
                 reason="differencing",
+            )
+        universe = self.store.query(
+            me, spec.purpose, f"SELECT DISTINCT person_id FROM ({Cohort().sql()})", types
+        )
+        leak = self.state.combination_leak(
+            spec.project_id, fps, _fingerprints(universe.column("person_id").to_pylist()), minimum
+        )
+        if leak is not None:
+            raise PolicyDenied(
+                f"differencing: {leak} at site {self.config.site}", reason="differencing"
             )
         result = self._release(me, spec, pop, types)
         self.state.log_cohort(spec.project_id, spec.query_id, fps)
@@ -467,6 +505,11 @@ class Node:
             counts = {b: _cell(t, "bin", "c", b, "n") for b in labels}
             counts = {b: (0 if b not in _labels(t, "bin") else v) for b, v in counts.items()}
         return {"bins": list(spec.bins), "histogram": [counts.get(b) for b in labels]}
+
+
+def _fingerprints(person_ids: list[Any]) -> set[str]:
+    """Truncated SHA-256 of project pseudonyms: what the cohort log keeps."""
+    return {hashlib.sha256(str(p).encode()).hexdigest()[:FINGERPRINT_CHARS] for p in person_ids}
 
 
 def _labels(t: pa.Table, row: str) -> set[str]:

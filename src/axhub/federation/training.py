@@ -1,37 +1,43 @@
-"""Federated training of a logistic-regression risk model: FedAvg and FedProx over HTTP rounds.
+"""Federated training of a logistic-regression risk model: FedAvg and FedProx.
 
-Own rounds over the node API (no Flower; decision 0123).  Each round the coordinator sends
-the global weights and each site runs ``local_epochs`` full-batch gradient steps on its own
-training rows (FedProx adds ``mu/2 * ||w - w_global||^2``, Li et al., MLSys 2020; FedAvg is
-``mu = 0``, McMahan et al., AISTATS 2017), returning only its weights and its row count;
-the coordinator averages them weighted by rows.  Features are standardised with pooled means
-and standard deviations computed first from per-site sums (an aggregate round); a missing
-value becomes the pooled mean (0 after standardising).  A site that does not answer a round is
-named in that round's log and left out of the average.
+Two runtimes share this module's maths and the site's data path: **Flower** in deployment mode
+(``axhub.federation.flower``; SuperLink at the coordinator, one SuperNode per site; decision
+0127) and the node's own HTTP rounds (``federated_train`` over ``POST /train``; decision 0123,
+kept as the exact, dependency-free path).  Each round every site runs ``local_epochs``
+full-batch gradient steps on its own training rows (FedProx adds ``mu/2 * ||w - w_global||^2``,
+Li et al., MLSys 2020; FedAvg is ``mu = 0``, McMahan et al., AISTATS 2017), returning only its
+weights and its row count; the server averages them weighted by rows.  Features are
+standardised with pooled means and standard deviations computed first from per-site sums (an
+aggregate round); a missing value becomes the pooled mean (0 after standardising).  A site that
+does not answer a round is named in that round's log and left out of the average.
 
-Training rows: the model's population, features and outcome are those of
-``axhub.clinical.models.SPECS`` (e.g. ``t2d_5y``).  Outcomes of the synthetic region are a
-research label input (``ground_truth/events.parquet`` through ``site_records.parquet``) that
-the governed zone cannot join by design; each node builds its table from its own site's
-records only, with ``axhub.clinical.research.load_region`` on a one-site view of the region
-(the synthetic-data path of decision 0091).  Held-out persons (seeded hash of the person id,
-``axhub.clinical.models.split``) are never trained on at any site.
+Training rows (decision 0126): the model's population, features and outcome are those of
+``axhub.clinical.models.SPECS`` (e.g. ``t2d_5y``), read at each site through its own
+``GovernedStore`` exactly as the hub's models are (``clinical.training.governed_training_table``:
+governed features joined with the research datasets the site's data steward imported, purpose
+``ai_training``, the researcher's project).  Held-out rows (seeded hash of the project
+pseudonym, ``axhub.clinical.models.split``) are never trained on at their site.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
 from axhub.errors import InputError, NotFoundError, PolicyDenied
+
+if TYPE_CHECKING:
+    from axhub.config import Settings
+    from axhub.governance.access import GovernedStore
+    from axhub.governance.principals import Principal
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +62,12 @@ def model_spec(model_id: str) -> Any:
     return SPECS[model_id]
 
 
-def training_table(region: Path, model_id: str, *, site: str | None, seed: int) -> LocalData:
-    """The model's rows from one site's records (``site``) or from every site (None)."""
+def local_data(table: pa.Table, model_id: str, *, seed: int) -> LocalData:
+    """The model's population, feature matrix, outcome and held-out mask from a training
+    table (the columns of ``axhub.clinical.research.research_table``)."""
     from axhub.clinical.models import prepare, split
-    from axhub.clinical.research import load_region
 
     spec = model_spec(model_id)
-    if site is None:
-        table = load_region(region).table
-    else:
-        if not (region / "sites" / site).is_dir():
-            raise NotFoundError(f"no site {site!r} in the region", path=str(region / "sites"))
-        with tempfile.TemporaryDirectory(prefix="axhub-site-") as tmp:
-            one = Path(tmp)
-            (one / "sites").mkdir()
-            (one / "sites" / site).symlink_to((region / "sites" / site).resolve())
-            (one / "ground_truth").symlink_to((region / "ground_truth").resolve())
-            table = load_region(one).table
     table = prepare(table)
     con = duckdb.connect()
     try:
@@ -88,10 +83,66 @@ def training_table(region: Path, model_id: str, *, site: str | None, seed: int) 
             np.asarray(table.column(f).cast(pa.float64()).to_numpy(zero_copy_only=False))
             for f in spec.features
         ]
-    )
+    ).reshape(table.num_rows, len(spec.features))
     y = np.asarray(table.column(spec.outcome).to_numpy(zero_copy_only=False), dtype=bool)
     ids = np.asarray(table.column("person_id").to_pylist())
     return LocalData(x, y, split(ids, seed), tuple(spec.features))
+
+
+def needs_metabolomics(model_id: str) -> bool:
+    from axhub.clinical.research import METABOLITES
+
+    return bool(set(model_spec(model_id).features) & set(METABOLITES))
+
+
+def governed_local_data(
+    store: GovernedStore, principal: Principal, model_id: str, *, seed: int
+) -> LocalData:
+    """A site's rows through its own governance boundary (decision 0126): governed features
+    joined with the research datasets its data steward imported (outcomes, questionnaire,
+    metabolomics where the model needs it), read for ``ai_training`` under the principal's
+    project (``axhub.clinical.training.governed_training_table``, as the hub's models)."""
+    from axhub.clinical.training import governed_training_table
+
+    data = governed_training_table(
+        store, principal, "ai_training", metabolomics=needs_metabolomics(model_id)
+    )
+    return local_data(data.table, model_id, seed=seed)
+
+
+def import_site_research(
+    settings: Settings, region: Path, site: str, operator: Principal
+) -> dict[str, dict[str, Any]]:
+    """The data steward's bootstrap at one site for the synthetic region: the region's research
+    tables (``axhub.clinical.research.import_tables``) restricted to **this site's records**,
+    imported into this site's integrated zone (``StewardStore.import_research_data``).  Needs
+    the site's de-identified zone; returns each dataset's import report."""
+    import pyarrow.compute as pc
+
+    from axhub.clinical.research import import_tables
+    from axhub.governance.stewardship import StewardStore
+
+    store = StewardStore(settings)
+    out = {}
+    for t in import_tables(region):
+        mine = t.table.filter(pc.equal(t.table.column("site"), site))
+        if mine.num_rows == 0:
+            continue
+        r = store.import_research_data(
+            operator, t.dataset, mine, list(t.columns), provenance=t.provenance
+        )
+        out[t.dataset] = r.to_dict()
+    return out
+
+
+def pool(parts: list[LocalData]) -> LocalData:
+    """The union of sites' rows (site records; the experiment's "pooled" data)."""
+    return LocalData(
+        np.vstack([p.x for p in parts]),
+        np.concatenate([p.y for p in parts]),
+        np.concatenate([p.test for p in parts]),
+        parts[0].features,
+    )
 
 
 def sums(data: LocalData) -> dict[str, Any]:
@@ -142,30 +193,35 @@ def predict(w: np.ndarray, x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> n
 
 
 class SiteTrainer:
-    """The node side: answers ``stats``, ``fit`` and ``evaluate`` steps on its own rows."""
+    """The node side: answers ``stats``, ``fit`` and ``evaluate`` steps on its own governed
+    rows (the same code serves the HTTP rounds and the Flower ClientApp)."""
 
-    def __init__(self, region: Path, site: str, *, seed: int, min_rows: int) -> None:
-        self.region, self.site, self.seed, self.min_rows = region, site, seed, min_rows
-        self._data: dict[str, LocalData] = {}
+    def __init__(self, store: GovernedStore, site: str, *, seed: int, min_rows: int) -> None:
+        self.store, self.site, self.seed, self.min_rows = store, site, seed, min_rows
+        self._data: dict[tuple[str, str, str], LocalData] = {}
 
-    def data(self, model_id: str) -> LocalData:
-        if model_id not in self._data:
-            self._data[model_id] = training_table(
-                self.region, model_id, site=self.site, seed=self.seed
-            )
-        return self._data[model_id]
+    def data(self, model_id: str, principal: Principal) -> LocalData:
+        key = (model_id, principal.project_id or "", principal.principal_id)
+        if key not in self._data:
+            self._data[key] = governed_local_data(self.store, principal, model_id, seed=self.seed)
+        return self._data[key]
 
-    def step(self, body: dict[str, Any]) -> dict[str, Any]:
-        from axhub.clinical.evaluation import auroc
-
-        model_id, kind = str(body.get("model_id", "")), body.get("step")
-        data = self.data(model_id)
-        n_train = int((~data.test).sum())
-        if n_train < self.min_rows:
+    def checked(self, model_id: str, principal: Principal) -> LocalData:
+        """The rows, refused below the minimum training size."""
+        data = self.data(model_id, principal)
+        if int((~data.test).sum()) < self.min_rows:
             raise PolicyDenied(
                 f"fewer than {self.min_rows} training rows at site {self.site}",
                 reason="cohort_below_minimum",
             )
+        return data
+
+    def step(self, body: dict[str, Any], principal: Principal) -> dict[str, Any]:
+        from axhub.clinical.evaluation import auroc
+
+        model_id, kind = str(body.get("model_id", "")), body.get("step")
+        data = self.checked(model_id, principal)
+        n_train = int((~data.test).sum())
         if kind == "stats":
             return {"site": self.site, "kind": "train-stats", **sums(data)}
         try:
@@ -294,13 +350,47 @@ def federated_train(
     return model
 
 
+def centralised_and_alone(
+    parts: dict[str, LocalData], *, lr: float = 0.5, central_steps: int = 500
+) -> tuple[LocalData, dict[str, Any], Callable[[np.ndarray, np.ndarray, np.ndarray], float | None]]:
+    """The comparison's baselines on the sites' governed rows, read by the experiment harness
+    (never by the coordinator): centralised training on the pooled rows and each site alone,
+    scored on the pooled held-out rows; returns the pooled data, the results and the scorer."""
+    from axhub.clinical.evaluation import auroc
+
+    pooled = pool(list(parts.values()))
+    xt, yt = pooled.x[pooled.test], pooled.y[pooled.test]
+
+    def score(w: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> float | None:
+        a = auroc(yt, predict(w, xt, mean, sd))
+        return None if np.isnan(a) else round(float(a), 4)
+
+    out: dict[str, Any] = {"test_n": int(yt.size), "test_events": int(yt.sum())}
+    mean, sd = pooled_scaling([sums(pooled)])
+    zero = np.zeros(len(pooled.features) + 1)
+    tr = ~pooled.test
+    w = local_fit(
+        design(pooled.x[tr], mean, sd), pooled.y[tr], zero, epochs=central_steps, lr=lr, mu=0.0
+    )
+    out["centralised"] = {"auroc": score(w, mean, sd), "train_n": int(tr.sum())}
+    out["site_alone"] = {}
+    for site, d in sorted(parts.items()):
+        m_, s_ = pooled_scaling([sums(d)])
+        tr = ~d.test
+        w = local_fit(design(d.x[tr], m_, s_), d.y[tr], zero, epochs=central_steps, lr=lr, mu=0.0)
+        out["site_alone"][site] = {
+            "auroc": score(w, m_, s_),
+            "train_n": int(tr.sum()),
+            "train_events": int(d.y[tr].sum()),
+        }
+    return pooled, out, score
+
+
 def comparison(
-    region: Path,
+    parts: dict[str, LocalData],
     coordinator: Any,
     model_id: str,
-    sites: list[str],
     *,
-    seed: int,
     rounds: int = 10,
     epochs: int = 20,
     lr: float = 0.5,
@@ -309,23 +399,11 @@ def comparison(
     project_id: str = "",
     researcher_id: str = "",
 ) -> dict[str, Any]:
-    """AUROC on the pooled held-out persons of FedAvg, FedProx, centralised training on pooled
-    data and each site alone (an experiment on the synthetic region: the harness, not the
-    coordinator, reads the pooled data)."""
-    from axhub.clinical.evaluation import auroc
-
-    pooled = training_table(region, model_id, site=None, seed=seed)
-    xt, yt = pooled.x[pooled.test], pooled.y[pooled.test]
-    out: dict[str, Any] = {
-        "model_id": model_id,
-        "test_n": int(yt.size),
-        "test_events": int(yt.sum()),
-    }
-
-    def score(w: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> float | None:
-        a = auroc(yt, predict(w, xt, mean, sd))
-        return None if np.isnan(a) else round(float(a), 4)
-
+    """AUROC on the pooled held-out rows of FedAvg and FedProx in HTTP rounds, centralised
+    training on pooled data and each site alone (``parts``: each site's governed rows, read by
+    the experiment harness with the site's own store; the coordinator never sees them)."""
+    _, base, score = centralised_and_alone(parts, lr=lr, central_steps=central_steps)
+    out: dict[str, Any] = {"model_id": model_id, "runtime": "http"}
     for name, m in (("fedavg", 0.0), ("fedprox", mu)):
         model = federated_train(
             coordinator,
@@ -341,22 +419,22 @@ def comparison(
             "auroc": score(model.weights, model.mean, model.sd),
             "rounds": [r.__dict__ for r in model.rounds],
         }
-    mean, sd = pooled_scaling([sums(pooled)])
-    zero = np.zeros(len(pooled.features) + 1)
-    tr = ~pooled.test
-    w = local_fit(
-        design(pooled.x[tr], mean, sd), pooled.y[tr], zero, epochs=central_steps, lr=lr, mu=0.0
-    )
-    out["centralised"] = {"auroc": score(w, mean, sd), "train_n": int(tr.sum())}
-    out["site_alone"] = {}
-    for site in sites:
-        d = training_table(region, model_id, site=site, seed=seed)
-        m_, s_ = pooled_scaling([sums(d)])
-        tr = ~d.test
-        w = local_fit(design(d.x[tr], m_, s_), d.y[tr], zero, epochs=central_steps, lr=lr, mu=0.0)
-        out["site_alone"][site] = {
-            "auroc": score(w, m_, s_),
-            "train_n": int(tr.sum()),
-            "train_events": int(d.y[tr].sum()),
-        }
-    return out
+    return {**out, **base}
+
+
+def harness_site_data(
+    data_dirs: dict[str, Path], model_id: str, *, project_id: str, researcher_id: str, seed: int
+) -> dict[str, LocalData]:
+    """Each site's governed rows, read by an experiment harness that has every site's data
+    folder (synthetic evaluation only: a real union cannot pool them; that is the point)."""
+    from axhub.config import Settings
+    from axhub.governance.access import GovernedStore
+    from axhub.governance.principals import Principal, Role
+
+    me = Principal(researcher_id, Role.RESEARCHER, project_id=project_id)
+    return {
+        site: governed_local_data(
+            GovernedStore(Settings(data_dir=d, duckdb_threads=1)), me, model_id, seed=seed
+        )
+        for site, d in sorted(data_dirs.items())
+    }
