@@ -8,7 +8,9 @@ Input: the shared Synthea bulk sample (7,160 resources, 13 types) replicated wit
 reached, in two halves.  References measured on the full input:
 
 * orjson: ``orjson.loads`` of every line, one core (the raw parse rate);
-* DuckDB ``read_json`` of the same files (resourceType and id columns), all cores.
+* DuckDB ``read_json`` of the same files (resourceType and id columns), all cores;
+* DuckDB storing the same lines, unchecked, in a table shaped like the raw zone's
+  ``resources`` (primary key, zstd text) and checkpointing: the store's own floor.
 
 ``axhub ingest`` runs in a fresh process per input size (half, full) so that its peak RSS
 is its own; then the full input is ingested again (idempotent re-run: all duplicates).
@@ -83,6 +85,42 @@ def duckdb_read_json(path: Path) -> float:
     return time.perf_counter() - t
 
 
+def duckdb_store_floor(path: Path, work: Path) -> float:
+    """The store on its own: the same lines into a table shaped like ``resources``.
+
+    DuckDB reads the files as lines (CSV with one text column, in parallel), takes the two
+    key fields, and appends everything to a table with the raw zone's columns, primary key
+    and zstd-compressed JSON text, then checkpoints: no validation, no history, no
+    quarantine, no resume.  Any ingest that keeps the resource text in a DuckDB table with
+    that key pays at least this.
+    """
+    import duckdb
+
+    from axhub.ingest.rawzone import SCHEMA
+
+    db = work / "store-floor.duckdb"
+    db.unlink(missing_ok=True)
+    con = duckdb.connect(str(db))
+    con.execute(SCHEMA)
+    lines = (
+        "read_csv(?, columns = {'text': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', "
+        "header = false, auto_detect = false)"
+    )
+    t = time.perf_counter()
+    con.execute(
+        f"""INSERT INTO resources
+        SELECT 'floor', f[1], f[2], NULL, NULL, NULL, text, 'file', 0, 'run'
+        FROM (SELECT text, json_extract_string(text, ['$.resourceType', '$.id']) AS f
+              FROM {lines})""",
+        [str(path / "**" / "*.ndjson")],
+    )
+    con.execute("CHECKPOINT")
+    dt = time.perf_counter() - t
+    con.close()
+    db.unlink(missing_ok=True)
+    return dt
+
+
 def run_child(path: Path, data_dir: Path) -> dict[str, float]:
     """Ingest in a fresh process; return its wall time, counts and peak RSS (MB)."""
     t = time.perf_counter()
@@ -148,6 +186,9 @@ def main() -> None:
         orjson_mbs = full_bytes / dt / 1e6
         dt = duckdb_read_json(full)
         rows.append(("DuckDB read_json (type, id)", full_lines, full_bytes, dt, None))
+        dt = duckdb_store_floor(full, work)
+        rows.append(("DuckDB store only (no checks)", full_lines, full_bytes, dt, None))
+        floor_mbs = full_bytes / dt / 1e6
         runs = {}
         for name, path in (("half", half), ("full", full)):
             res = run_child(path, work / f"zone-{name}")
@@ -172,6 +213,8 @@ def main() -> None:
         print(f"\npeak RSS full/half: {growth:.2f} (flat memory: close to 1 while input doubles)")
         ratio = (full_bytes / runs["full"]["seconds"] / 1e6) / orjson_mbs
         print(f"ingest / orjson raw parse rate: {100 * ratio:.0f}% (target >= 50%)")
+        print(f"DuckDB store alone / orjson raw parse rate: {100 * floor_mbs / orjson_mbs:.0f}%; "
+              f"ingest / store alone: {100 * ratio * orjson_mbs / floor_mbs:.0f}%")  # fmt: skip
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -16,7 +16,7 @@ from axhub.governance.audit import AuditLog
 RAW_DDL = """
 CREATE TABLE resources (
     site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
-    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON, source_file VARCHAR,
+    last_updated TIMESTAMPTZ, resource JSON, source_file VARCHAR,
     source_line BIGINT, run_id VARCHAR, PRIMARY KEY (site, resource_type, id))
 """
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
@@ -27,7 +27,7 @@ def write_raw_zone(path: Path, rows: Iterable[tuple[str, dict]]) -> None:
     con = duckdb.connect(str(path))
     con.execute(RAW_DDL)
     con.executemany(
-        "INSERT INTO resources VALUES (?, ?, ?, '1', ?, '', ?, 'fixture.ndjson', ?, 'r1')",
+        "INSERT INTO resources VALUES (?, ?, ?, '1', ?, ?, 'fixture.ndjson', ?, 'r1')",
         [
             (site, r["resourceType"], r["id"], NOW, json.dumps(r, ensure_ascii=False), i)
             for i, (site, r) in enumerate(rows, start=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+import duckdb
 import orjson
 import pytest
 
@@ -267,3 +268,30 @@ def test_without_meta_an_old_content_again_is_a_replay_not_a_revert(tmp_path, ru
     third = run(ndjson(tmp_path / "3" / "Patient.ndjson", a))
     assert third.totals.duplicates == 1 and third.totals.stored == 0
     assert raw("SELECT json_extract_string(resource, '$.gender') FROM resources") == [("male",)]
+
+
+def test_a_raw_zone_from_before_the_content_hash_removal_is_upgraded(tmp_path, settings, run, raw):
+    """An older raw zone (with ``content_hash``) keeps its rows and takes new ingests."""
+    from axhub.ingest import rawzone
+
+    old_schema = rawzone.SCHEMA.replace(
+        "last_updated TIMESTAMPTZ, resource JSON",
+        "last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON",
+    )
+    assert old_schema.count("content_hash") == 2
+    settings.data_dir.mkdir(parents=True)
+    con = duckdb.connect(str(settings.raw_zone_path))
+    con.execute(old_schema)
+    con.execute(
+        "INSERT INTO resources VALUES "
+        "('knuh', 'Patient', 'p0', NULL, NULL, 'h', ?, 'old', 1, 'r0')",
+        [orjson.dumps(patient("p0")).decode()],
+    )
+    con.close()
+    src = tmp_path / "export"
+    ndjson(src / "Patient.000.ndjson", patient("p0"), patient("p1"))
+    report = run(src)
+    assert (report.totals.duplicates, report.totals.stored) == (1, 1)
+    assert raw("SELECT id FROM resources ORDER BY id") == [("p0",), ("p1",)]
+    cols = [r[0] for r in raw("DESCRIBE resources")]
+    assert "content_hash" not in cols

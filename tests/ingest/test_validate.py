@@ -106,3 +106,27 @@ def test_rules_are_data_with_their_reason():
 )  # fmt: skip
 def test_reference_formats(ref, ok):
     assert is_reference(ref) is ok
+
+
+def test_unguarded_check_flags_the_same_or_raises_for_the_guarded_retry():
+    """The cheaper unguarded check agrees with the guarded one, or raises (never passes more)."""
+    con = duckdb.connect()
+    for lines in (GOOD, [line for line, _, _ in BAD] + GOOD):
+        table = pa.table(
+            {
+                "seq": list(range(len(lines))),
+                "line": list(range(len(lines))),
+                "path": pa.nulls(len(lines), pa.string()),
+                "text": lines,
+            }
+        )
+        con.register("src", table)
+        guarded = con.execute(f"SELECT seq, bad FROM ({check_sql('src')}) ORDER BY seq").fetchall()
+        try:
+            fast = con.execute(
+                f"SELECT seq, bad FROM ({check_sql('src', guarded=False)}) ORDER BY seq"
+            ).fetchall()
+        except duckdb.Error:
+            assert lines is not GOOD, "valid lines must pass the unguarded check"
+            continue
+        assert fast == guarded

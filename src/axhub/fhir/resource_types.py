@@ -63,6 +63,19 @@ REFERENCE_PATTERN = (
     rf"|({_TYPES})\?\S+"
 )
 
+#: The same forms with no ``"``, ``,`` or ``\\`` inside a reference: a subset of
+#: :data:`REFERENCE_PATTERN` whose matches can be joined with ``,`` and quoted without
+#: ambiguity, so that the vectorised ingest pre-check tests all of a resource's references
+#: with one regular expression (a reference outside the subset goes to the precise check).
+PLAIN_REFERENCE_PATTERN = (
+    rf"#{ID_PATTERN}|#"
+    rf"|urn:uuid:{_UUID}"
+    r"|urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
+    rf"|(https?://[^\s/?#\\\",]+(/[^\s/?#\\\",]+)*/)?({_TYPES})/{ID_PATTERN}"
+    rf"(/_history/{ID_PATTERN})?"
+    rf"|({_TYPES})\?[^\s\\\",]+"
+)
+
 _ID_RE = re.compile(rf"^{ID_PATTERN}$")
 _REF_RE = re.compile(rf"^({REFERENCE_PATTERN})$")
 

@@ -10,11 +10,14 @@ Blank lines are not records; they are counted apart.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import queue
 import re
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +32,7 @@ from axhub.config import Settings
 from axhub.errors import InputError, IntegrityError
 from axhub.fhir import bundle as fhir_bundle
 from axhub.ingest import rawzone
-from axhub.ingest.sources import Document, Source, discover
+from axhub.ingest.sources import Chunk, Document, Source, discover
 from axhub.ingest.validate import Accepted, check, check_sql
 
 log = logging.getLogger(__name__)
@@ -200,49 +203,56 @@ def _ingest_file(
         "INSERT OR REPLACE INTO ingest_files VALUES (?, ?, ?, 'partial', ?, ?, ?, now())",
         [site, key, fp, start_line - 1, start_offset, run_id],
     )
-    for chunk in source.read(
+    chunks = source.read(
         path, max_lines=settings.ingest_batch_lines, start_offset=start_offset,
         start_line=start_line,
-    ):  # fmt: skip
-        batch = _Batch()
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if isinstance(chunk, Document):
-                _stage_document(con, chunk.data, batch)
-                lines_done, offset = 1, len(chunk.data)
-            else:
-                _stage_lines(con, chunk.lines, chunk.first_line, batch)
-                if chunk.error:
-                    last = chunk.first_line + len(chunk.lines)
-                    batch.read += 1
-                    batch.quarantine.append(
-                        (last, "$", f"file could not be read to its end: {chunk.error}", b"")
-                    )
-                lines_done, offset = chunk.first_line + len(chunk.lines) - 1, chunk.end_offset
-            counts = _commit_batch(con, batch, site, run_id, key)
-            counts.read, counts.blank_lines = batch.read, batch.blank
-            con.execute(
-                "UPDATE ingest_files SET lines_done = ?, byte_offset = ?, updated_at = now() "
-                "WHERE site = ? AND source_file = ?",
-                [lines_done, offset, site, key],
-            )
-            con.execute(
-                """UPDATE ingest_runs SET records_read = records_read + ?, stored = stored + ?,
-                   superseded = superseded + ?, duplicates = duplicates + ?,
-                   deleted = deleted + ?, quarantined = quarantined + ?,
-                   blank_lines = blank_lines + ? WHERE run_id = ?""",
-                [counts.read, counts.stored, counts.superseded, counts.duplicates,
-                 counts.deleted, counts.quarantined, counts.blank_lines, run_id],
-            )  # fmt: skip
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.unregister("lines_in")
-        fr.add(counts)
-        if progress:
-            progress(rel, offset)
+    )  # fmt: skip
+    with contextlib.closing(_prefetch(chunks)) as prefetched:
+        for chunk, text in prefetched:
+            batch = _Batch()
+            began = False
+            try:
+                # staging writes temporary tables only; the transaction holds every write to
+                # the raw zone's own tables, so a batch lands whole or not at all
+                if isinstance(chunk, Document):
+                    _stage_document(con, chunk.data, batch)
+                    lines_done, offset = 1, len(chunk.data)
+                else:
+                    _stage_lines(con, chunk.lines, text, chunk.first_line, batch)
+                    if chunk.error:
+                        last = chunk.first_line + len(chunk.lines)
+                        batch.read += 1
+                        batch.quarantine.append(
+                            (last, "$", f"file could not be read to its end: {chunk.error}", b"")
+                        )
+                    lines_done, offset = chunk.first_line + len(chunk.lines) - 1, chunk.end_offset
+                con.execute("BEGIN TRANSACTION")
+                began = True
+                counts = _commit_batch(con, batch, site, run_id, key)
+                counts.read, counts.blank_lines = batch.read, batch.blank
+                con.execute(
+                    "UPDATE ingest_files SET lines_done = ?, byte_offset = ?, updated_at = now() "
+                    "WHERE site = ? AND source_file = ?",
+                    [lines_done, offset, site, key],
+                )
+                con.execute(
+                    """UPDATE ingest_runs SET records_read = records_read + ?, stored = stored + ?,
+                       superseded = superseded + ?, duplicates = duplicates + ?,
+                       deleted = deleted + ?, quarantined = quarantined + ?,
+                       blank_lines = blank_lines + ? WHERE run_id = ?""",
+                    [counts.read, counts.stored, counts.superseded, counts.duplicates,
+                     counts.deleted, counts.quarantined, counts.blank_lines, run_id],
+                )  # fmt: skip
+                con.execute("COMMIT")
+            except BaseException:
+                if began:
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister("lines_in")
+            fr.add(counts)
+            if progress:
+                progress(rel, offset)
     con.execute(
         "UPDATE ingest_files SET status = 'done', updated_at = now() "
         "WHERE site = ? AND source_file = ?",
@@ -253,6 +263,8 @@ def _ingest_file(
 
 _GOOD_RECORD = "NOT chk.bad AND NOT chk.blank AND chk.has_text"
 _GOOD_LINE = _GOOD_RECORD + " AND NOT chk.is_bundle"  # Bundle lines are unpacked instead
+
+_SCAN_ROWS = 16_384  # rows per Arrow record batch handed to DuckDB
 
 _TEXT_SCHEMA = pa.schema(
     [("seq", pa.int64()), ("line", pa.int64()), ("path", pa.string()), ("text", pa.string())]
@@ -271,26 +283,95 @@ def _open_batch(con: duckdb.DuckDBPyConnection, records: pa.Table) -> None:
         """
         CREATE OR REPLACE TEMP TABLE xt (seq BIGINT, text VARCHAR);
         CREATE OR REPLACE TEMP TABLE st (seq BIGINT, line BIGINT, resource_type VARCHAR,
-            id VARCHAR, version_id VARCHAR, last_updated VARCHAR, content_hash VARCHAR);
+            id VARCHAR, version_id VARCHAR, last_updated VARCHAR);
         CREATE OR REPLACE TEMP VIEW texts AS
             SELECT seq, text FROM lines_in UNION ALL SELECT seq, text FROM xt;
         """
     )
 
 
+def _as_text(chunk: Chunk) -> pa.Array | None:
+    """The lines of a block as UTF-8 text, or None when one of them is not valid UTF-8."""
+    if isinstance(chunk, Document):
+        return None
+    try:
+        return chunk.lines.cast(pa.string())
+    except pa.ArrowInvalid:
+        return None
+
+
+def _prefetch(
+    chunks: Iterator[Chunk], depth: int = 1
+) -> Generator[tuple[Chunk, pa.Array | None], None, None]:
+    """Read (and UTF-8 check) the next chunk in a thread while the current one is merged.
+
+    DuckDB releases the GIL while it validates and stores a batch, so reading the file, finding
+    its lines and checking their encoding run on the other core.  At most ``depth`` chunks wait
+    besides the one being merged, so memory stays bounded by the batch size.  An error in the
+    reader is raised here, in order; when the consumer stops early the reader stops too.
+    """
+    q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, object]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for chunk in chunks:
+                if not put(("chunk", (chunk, _as_text(chunk)))):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+            return
+        put(("end", None))
+
+    reader = threading.Thread(target=run, name="ingest-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                assert isinstance(item, BaseException)
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _stage_lines(
-    con: duckdb.DuckDBPyConnection, lines: pa.Array, first_line: int, batch: _Batch
+    con: duckdb.DuckDBPyConnection,
+    lines: pa.Array,
+    text: pa.Array | None,
+    first_line: int,
+    batch: _Batch,
 ) -> None:
-    """Validate NDJSON lines (vectorised) and stage the good ones."""
+    """Validate NDJSON lines (vectorised) and stage the good ones.
+
+    ``text`` is ``lines`` already checked and cast to UTF-8 text, or None when a line is not
+    valid UTF-8 (those lines are then decoded one by one and the bad ones quarantined).
+    """
     n = len(lines)
     line_no = np.arange(first_line, first_line + n, dtype=np.int64)
-    try:
-        text = lines.cast(pa.string())
-    except pa.ArrowInvalid:
+    if text is None:
         text = _decode_lines(lines, line_no, batch)
     records = pa.table(
         [pa.array(line_no << SEQ_SHIFT), pa.array(line_no), pa.nulls(n, pa.string()), text],
         schema=_TEXT_SCHEMA,
+    )
+    # record batches (zero-copy slices) let DuckDB scan the batch on every thread; the scan
+    # keeps their order, which the append fast path checks (rawzone.append_new)
+    records = pa.Table.from_batches(
+        records.to_batches(max_chunksize=_SCAN_ROWS), schema=_TEXT_SCHEMA
     )
     _open_batch(con, records)
     batch.lines = True
@@ -336,7 +417,10 @@ def _stage(
     con: duckdb.DuckDBPyConnection, source: str, batch: _Batch, *, unpack_bundles: bool
 ) -> None:
     """Check the records of ``source`` and add the good ones to ``st``."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source)}")
+    try:  # the cheaper unguarded check first; a batch with a line that is not JSON raises
+        con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source, guarded=False)}")
+    except duckdb.Error:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source)}")
     counts = con.execute(
         "SELECT count(*) FILTER (WHERE blank), count(*) FILTER (WHERE NOT blank AND has_text) "
         "FROM chk"
@@ -346,8 +430,8 @@ def _stage(
     batch.read += int(counts[1])
     good = _GOOD_LINE if unpack_bundles else _GOOD_RECORD
     con.execute(
-        "INSERT INTO st SELECT seq, line, resource_type, id, version_id, last_updated, "
-        f"content_hash FROM chk WHERE {good}"
+        "INSERT INTO st SELECT seq, line, resource_type, id, version_id, last_updated "
+        f"FROM chk WHERE {good}"
     )
     flagged = con.execute(
         f"SELECT c.seq, c.line, c.path, s.text FROM chk c JOIN {source} s USING (seq) "
@@ -382,8 +466,8 @@ def _stage(
         try:
             con.execute("INSERT INTO xt SELECT seq, text FROM accepted_in")
             con.execute(
-                "INSERT INTO st SELECT seq, line, resource_type, id, version_id, last_updated, "
-                "md5(text) FROM accepted_in"
+                "INSERT INTO st SELECT seq, line, resource_type, id, version_id, last_updated "
+                "FROM accepted_in"
             )
         finally:
             con.unregister("accepted_in")

@@ -26,12 +26,12 @@ from axhub.errors import EngineError
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
-    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON USING COMPRESSION zstd,
+    last_updated TIMESTAMPTZ, resource JSON USING COMPRESSION zstd,
     source_file VARCHAR, source_line BIGINT, run_id VARCHAR,
     PRIMARY KEY (site, resource_type, id));
 CREATE TABLE IF NOT EXISTS resource_history (
     site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
-    last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON USING COMPRESSION zstd,
+    last_updated TIMESTAMPTZ, resource JSON USING COMPRESSION zstd,
     source_file VARCHAR, source_line BIGINT, run_id VARCHAR, superseded_run_id VARCHAR,
     reason VARCHAR);
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -84,7 +84,21 @@ def connect(path: str, *, threads: int = 0, memory_limit: str = "") -> duckdb.Du
     # crash; frequent checkpoints (default 16 MB) would recompress the table every batch.
     con.execute("SET checkpoint_threshold = '1GB'")
     con.execute(SCHEMA)
+    _upgrade(con)
     return con
+
+
+def _upgrade(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a raw zone written by an earlier version to the current columns.
+
+    Raw zones written before 2026-11-26 held a ``content_hash`` (md5 of the text) in the
+    version tables; duplicates are now found by comparing the texts themselves, so the
+    column is dropped (no other data changes).
+    """
+    for table in ("resources", "resource_history"):
+        cols = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        if "content_hash" in cols:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN content_hash")
 
 
 def apply_deletions(
@@ -158,7 +172,7 @@ def append_new(
         f"""
         INSERT INTO resources
         SELECT $1, c.resource_type, c.id, c.version_id,
-               try_cast(c.last_updated AS TIMESTAMPTZ), c.content_hash, l.text, $3, c.line, $2
+               try_cast(c.last_updated AS TIMESTAMPTZ), l.text, $3, c.line, $2
         FROM lines_in l POSITIONAL JOIN chk c WHERE {good}
         """,
         [site, run_id, source_file],
@@ -167,10 +181,13 @@ def append_new(
 
 
 def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: str) -> MergeCounts:
-    """Merge temp table ``st(seq, line, resource_type, id, version_id, last_updated,
-    content_hash)`` whose texts are in view ``texts(seq, text)``.
+    """Merge temp table ``st(seq, line, resource_type, id, version_id, last_updated)`` whose
+    texts are in view ``texts(seq, text)``.
 
-    * a record whose content hash is already stored for its key (current or history), or
+    Records are compared by their text with the stored versions of the batch's keys only, so
+    a record pays for the comparison only when another record of its key exists.
+
+    * a record whose text is already stored for its key (current or history), or
       repeats an earlier record of the batch, is a duplicate: nothing is written;
     * among the other records of a key and the current stored version, the newest wins:
       latest ``meta.lastUpdated``, then highest numeric ``meta.versionId``, then the latest
@@ -182,19 +199,23 @@ def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: s
         """
         CREATE OR REPLACE TEMP TABLE cand AS
         WITH s AS (
-            SELECT seq, line, resource_type, id, version_id,
-                   try_cast(last_updated AS TIMESTAMPTZ) AS last_updated, content_hash
-            FROM st
+            SELECT st.seq, line, resource_type, id, version_id,
+                   try_cast(last_updated AS TIMESTAMPTZ) AS last_updated,
+                   rtrim(t.text, chr(13) || chr(10)) AS text
+            FROM st JOIN texts t ON t.seq = st.seq
+        ), keys AS (
+            SELECT DISTINCT resource_type, id FROM st
         ), known AS (
-            SELECT resource_type, id, content_hash FROM resources WHERE site = $1
+            SELECT resource_type, id, CAST(resource AS VARCHAR) AS text
+            FROM resources SEMI JOIN keys USING (resource_type, id) WHERE site = $1
             UNION ALL
-            SELECT resource_type, id, content_hash FROM resource_history WHERE site = $1
+            SELECT resource_type, id, CAST(resource AS VARCHAR) AS text
+            FROM resource_history SEMI JOIN keys USING (resource_type, id) WHERE site = $1
         )
-        SELECT s.*,
-            row_number() OVER (PARTITION BY s.resource_type, s.id, s.content_hash
-                               ORDER BY s.seq) > 1
-            OR (s.resource_type, s.id, s.content_hash) IN
-               (SELECT (resource_type, id, content_hash) FROM known) AS dup
+        SELECT s.* EXCLUDE (text),
+            row_number() OVER (PARTITION BY s.resource_type, s.id, s.text ORDER BY s.seq) > 1
+            OR (s.resource_type, s.id, s.text) IN
+               (SELECT (resource_type, id, text) FROM known) AS dup
         FROM s
         """,
         [site],
@@ -232,7 +253,7 @@ def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: s
     con.execute(
         """
         INSERT INTO resource_history
-        SELECT $1, c.resource_type, c.id, c.version_id, c.last_updated, c.content_hash,
+        SELECT $1, c.resource_type, c.id, c.version_id, c.last_updated,
                rtrim(t.text, chr(13) || chr(10)), $3, c.line, $2, $2,
                CASE WHEN k.current_wins THEN 'stale' ELSE 'superseded' END
         FROM cand c JOIN ranked k ON k.seq = c.seq AND NOT k.win
@@ -250,7 +271,7 @@ def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: s
     con.execute(
         """
         INSERT INTO resources
-        SELECT $1, c.resource_type, c.id, c.version_id, c.last_updated, c.content_hash,
+        SELECT $1, c.resource_type, c.id, c.version_id, c.last_updated,
                rtrim(t.text, chr(13) || chr(10)), $3, c.line, $2
         FROM cand c JOIN ranked k ON k.seq = c.seq AND k.win
         JOIN texts t ON t.seq = c.seq

@@ -24,8 +24,8 @@ import orjson
 from axhub.fhir.bundle import UNPACKED_TYPES, iter_references
 from axhub.fhir.resource_types import (
     ID_PATTERN,
+    PLAIN_REFERENCE_PATTERN,
     R4_RESOURCE_TYPES,
-    REFERENCE_PATTERN,
     is_id,
     is_reference,
     suggest_resource_type,
@@ -74,21 +74,29 @@ def extract_paths(rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENTS) -> lis
     return paths
 
 
-@functools.lru_cache(maxsize=8)
-def check_sql(source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENTS) -> str:
+@functools.lru_cache(maxsize=16)
+def check_sql(
+    source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENTS, *, guarded: bool = True
+) -> str:
     """SQL over ``source(seq, line, path, text)`` adding fields and a ``bad`` flag per row.
 
     Output columns: seq, line, path, has_text, blank, resource_type, id, version_id,
-    last_updated (text), content_hash (md5 of the line without its end-of-line bytes),
-    is_bundle, bad.  ``bad`` is true for any line that the Python
+    last_updated (text), is_bundle, bad.  The four fields are the JSON strings without their
+    quotes, valid only when ``bad`` is false (each was matched by a pattern that admits no
+    escapes).  ``bad`` is true for any line that the Python
     :func:`check` might reject.
+
+    ``guarded=False`` gives the same flags without the guard that keeps the reference
+    extraction away from lines that are not JSON: it costs a third less, and raises on a batch
+    holding such a line, which is then checked again guarded (see ``pipeline._stage``).
     """
     paths = extract_paths(rules)
     pos = {p: i + 1 for i, p in enumerate(paths)}  # DuckDB lists are 1-based
     types = ", ".join(_sql_str(f'"{t}"') for t in sorted(R4_RESOURCE_TYPES))
     quoted_id = _sql_str(f'^"{ID_PATTERN}"$')
     quoted_instant = _sql_str(f'^"{INSTANT_PATTERN}"$')
-    ref_ok = _sql_str(f'^"({REFERENCE_PATTERN})"$')
+    ref = f'"({PLAIN_REFERENCE_PATTERN})"'
+    refs_ok = _sql_str(f"^({ref}(,{ref})*)?$")
     by_type: dict[str, list[str]] = {}
     for rule in rules:
         present = " OR ".join(
@@ -108,6 +116,9 @@ def check_sql(source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENT
         else "false"
     )
     unpacked = ", ".join(_sql_str(f'"{t}"') for t in sorted(UNPACKED_TYPES))
+    refs = "array_to_string(json_extract(text, '$..reference'), ',')"
+    if guarded:
+        refs = f"CASE WHEN f IS NOT NULL THEN {refs} END"
     return f"""
     WITH v AS (
         SELECT seq, line, path, text,
@@ -118,15 +129,14 @@ def check_sql(source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENT
         FROM v
     ), y AS (
         SELECT *, f IS NOT NULL AS ok,
-               CASE WHEN f IS NOT NULL THEN json_extract(text, '$..reference') END AS refs
+               {refs} AS refs
         FROM x
     )
     SELECT seq, line, path, text IS NOT NULL AS has_text, blank,
-        CASE WHEN ok THEN json_extract_string(f[1], '$') END AS resource_type,
-        CASE WHEN ok THEN json_extract_string(f[2], '$') END AS id,
-        CASE WHEN ok THEN json_extract_string(f[3], '$') END AS version_id,
-        CASE WHEN ok THEN json_extract_string(f[4], '$') END AS last_updated,
-        CASE WHEN ok THEN md5(text) END AS content_hash,
+        CASE WHEN ok THEN f[1][2:-2] END AS resource_type,
+        CASE WHEN ok THEN f[2][2:-2] END AS id,
+        CASE WHEN ok THEN f[3][2:-2] END AS version_id,
+        CASE WHEN ok THEN f[4][2:-2] END AS last_updated,
         coalesce(ok AND f[1] = '"Bundle"' AND f[5] IN ({unpacked}), false) AS is_bundle,
         NOT blank AND (
             NOT ok
@@ -138,7 +148,7 @@ def check_sql(source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENT
             OR {rule_case}
             OR CASE WHEN contains(text, 'NaN') OR contains(text, 'Inf')
                     THEN regexp_matches(text, {_sql_str(_NAN)}) ELSE false END
-            OR len(list_filter(refs, lambda r: NOT regexp_full_match(r::VARCHAR, {ref_ok}))) > 0
+            OR NOT regexp_full_match(refs, {refs_ok})
         ) AS bad
     FROM y
     """
