@@ -15,24 +15,13 @@ pytestmark = pytest.mark.spark
 SUITE = load_suite()
 CASES = [(f, t) for f in SUITE for t in f.tests]
 
-# Spark's parse_json normalises decimals (1.0 is stored as DECIMAL(1,0)), so the number of
-# decimal places that FHIRPath lowBoundary()/highBoundary() depend on is lost on Spark.
-SPARK_KNOWN = {
-    ("fn_boundary.json", "decimal lowBoundary"): "Spark VARIANT drops trailing decimal zeros",
-    ("fn_boundary.json", "decimal highBoundary"): "Spark VARIANT drops trailing decimal zeros",
-}
-
 
 def _params(with_errors: bool = True) -> list[Any]:
     out = []
     for f, t in CASES:
         if t.expect_error and not with_errors:
             continue
-        marks = []
-        reason = SPARK_KNOWN.get((f.name, t.title))
-        if reason:
-            marks.append(pytest.mark.xfail(strict=True, reason=reason))
-        out.append(pytest.param(f, t, marks=marks, id=f"{f.name}::{t.title}"))
+        out.append(pytest.param(f, t, id=f"{f.name}::{t.title}"))
     return out
 
 

@@ -87,3 +87,71 @@ def test_spark_reads_them_the_same(spark_engine: Any) -> None:
     spark_engine.register_resources("shapes", _table(json.dumps(RESOURCE)))
     rows = spark_engine.run_view(VIEW, "shapes").to_pylist()
     assert rows == [EXPECTED]
+
+
+# lowBoundary/highBoundary of a decimal depend on the digits as written: 2.50 has two.
+# Numbers inside strings and the same value written elsewhere must not confuse the reading.
+DECIMALS = [
+    {"resourceType": "Observation", "id": "d1", "valueQuantity": {"value": 2.50},
+     "note": [{"text": "2.5000 and 2.5"}]},
+    {"resourceType": "Observation", "id": "d2", "valueQuantity": {"value": 1.0},
+     "component": [{"valueQuantity": {"value": 12.125}}]},
+    {"resourceType": "Observation", "id": "d3", "valueQuantity": {"value": 7}},
+]  # fmt: skip
+BOUNDARY_VIEW = {
+    "resource": "Observation",
+    "select": [
+        {
+            "column": [
+                {"name": "id", "path": "id"},
+                {"name": "low", "path": "valueQuantity.value.lowBoundary()", "type": "decimal"},
+                {"name": "high", "path": "valueQuantity.value.highBoundary()", "type": "decimal"},
+            ]
+        },
+        {
+            "forEachOrNull": "component",
+            "column": [
+                {"name": "c_low", "path": "valueQuantity.value.lowBoundary()", "type": "decimal"}
+            ],
+        },
+    ],
+}
+BOUNDARIES = {
+    "d1": (2.495, 2.505, None),
+    "d2": (0.95, 1.05, 12.1245),
+    "d3": (6.5, 7.5, None),
+}
+
+
+def _decimal_table() -> pa.Table:
+    # json.dumps writes 2.5 for 2.50: the texts are written by hand
+    texts = [json.dumps(r) for r in DECIMALS]
+    texts[0] = texts[0].replace('"value": 2.5', '"value": 2.50')
+    texts[1] = texts[1].replace('"value": 1.0,', '"value": 1.0,')
+    return pa.table(
+        {
+            "resource_type": ["Observation"] * 3,
+            "id": [r["id"] for r in DECIMALS],
+            "resource": texts,
+        }
+    )
+
+
+def _boundaries(rows: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(x, 6)
+
+    return {row["id"]: (r(row["low"]), r(row["high"]), r(row["c_low"])) for row in rows}
+
+
+def test_duckdb_decimal_boundaries_follow_the_written_digits() -> None:
+    eng = DuckDBEngine()
+    eng.register_resources("d", _decimal_table())
+    assert _boundaries(eng.run_view(BOUNDARY_VIEW, "d").to_pylist()) == BOUNDARIES
+
+
+@pytest.mark.spark
+def test_spark_decimal_boundaries_follow_the_written_digits(spark_engine: Any) -> None:
+    spark_engine.register_resources("decimals", _decimal_table())
+    rows = spark_engine.run_view(BOUNDARY_VIEW, "decimals").to_pylist()
+    assert _boundaries(rows) == BOUNDARIES

@@ -24,6 +24,12 @@ from axhub.errors import EngineError, InputError
 
 log = logging.getLogger(__name__)
 
+# The resource text beside its parsed form in every compiled view (engines prune it unless
+# a view reads the digits of a decimal as written).
+RAW_COLUMN = "__raw"
+# A JSON string (skipped) or a number token (group 1): the numbers written in a resource.
+_NUMBER_TOKENS = r'"(?:[^"\\]|\\.)*"|(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)'
+
 
 class Dialect(ABC):
     """SQL building blocks of one engine. Kinds are ``string|integer|decimal|boolean``."""
@@ -149,9 +155,29 @@ class Dialect(ABC):
     def json_array_first(self, node: str) -> str:
         """First element of the JSON array ``node`` (NULL when empty)."""
 
-    @abstractmethod
     def json_decimal_scale(self, node: str) -> str:
-        """Digits after the decimal point of a JSON number as written (integer SQL)."""
+        """Digits after the decimal point of a JSON number as written (integer SQL).
+
+        Both engines' JSON readers drop trailing zeros (``2.50`` reads as 2.5), so the
+        digits are read from the resource's own text (``RAW_COLUMN``): the first number
+        token outside strings whose value equals the node's (decision 0140)."""
+        tokens = f"regexp_extract_all({RAW_COLUMN}, {self.string_literal(_NUMBER_TOKENS)}, 1)"
+        same = self.filter(
+            tokens,
+            "__n",
+            f"__n <> '' AND TRY_CAST(__n AS DECIMAL(38,18)) = {self.json_decimal(node)}",
+        )
+        digits = self.regexp_extract(self.element(same, "0"), r"\.([0-9]+)", 1)
+        return f"coalesce(length({digits}), {self.json_read_scale(node)}, 0)"
+
+    @abstractmethod
+    def json_decimal(self, node: str) -> str:
+        """A JSON number as DECIMAL(38,18) (NULL if it is not one or does not fit)."""
+
+    @abstractmethod
+    def json_read_scale(self, node: str) -> str:
+        """Digits after the decimal point as the engine reads the number (may be fewer than
+        written: trailing zeros dropped)."""
 
     @abstractmethod
     def to_json(self, sql: str, kind: str) -> str:

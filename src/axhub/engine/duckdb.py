@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from axhub.engine.base import Dialect, Engine
+from axhub.engine.base import RAW_COLUMN, Dialect, Engine
 from axhub.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,10 @@ class DuckDBDialect(Dialect):
     def json_array_first(self, node: str) -> str:
         return f"json_extract({node}, '$[0]')"
 
-    def json_decimal_scale(self, node: str) -> str:
+    def json_decimal(self, node: str) -> str:
+        return f"TRY_CAST(CAST({node} AS VARCHAR) AS DECIMAL(38,18))"
+
+    def json_read_scale(self, node: str) -> str:
         text = f"CAST({node} AS VARCHAR)"
         return f"length(regexp_extract({text}, '\\.([0-9]+)', 1))"
 
@@ -194,7 +197,7 @@ class DuckDBDialect(Dialect):
 
     def root_items(self, resource_col: str, keys: Sequence[str]) -> list[str]:
         # json() re-serialises (minified), like every other node; pruned when unused
-        items = [f"json({resource_col}) AS __res"]
+        items = [f"json({resource_col}) AS __res", f"{resource_col} AS {RAW_COLUMN}"]
         if keys:
             paths = ", ".join(f"'$.{_path_key(k)}'" for k in keys)
             items.append(f"json_extract({resource_col}, [{paths}]) AS __rf")

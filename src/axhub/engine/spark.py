@@ -14,13 +14,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from axhub.engine.base import Dialect, Engine
+from axhub.engine.base import RAW_COLUMN, Dialect, Engine
 from axhub.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 _TYPES = {"string": "STRING", "integer": "BIGINT", "decimal": "DOUBLE", "boolean": "BOOLEAN"}
 _NUMBER = "('BIGINT', 'INT', 'SMALLINT', 'TINYINT', 'DOUBLE', 'FLOAT')"
+_SCALE = r"DECIMAL\([0-9]+,([0-9]+)\)"
 
 
 class SparkDialect(Dialect):
@@ -130,9 +131,12 @@ class SparkDialect(Dialect):
     def json_array_first(self, node: str) -> str:
         return f"variant_get({node}, '$[0]')"
 
-    def json_decimal_scale(self, node: str) -> str:
-        scale = f"regexp_extract(schema_of_variant({node}), 'DECIMAL\\\\([0-9]+,([0-9]+)\\\\)', 1)"
-        return f"coalesce(try_cast(nullif({scale}, '') AS INT), 0)"
+    def json_decimal(self, node: str) -> str:
+        return f"try_variant_get({node}, '$', 'decimal(38,18)')"
+
+    def json_read_scale(self, node: str) -> str:
+        scale = f"regexp_extract(schema_of_variant({node}), {self.string_literal(_SCALE)}, 1)"
+        return f"try_cast(nullif({scale}, '') AS INT)"
 
     def to_json(self, sql: str, kind: str) -> str:
         return f"CAST({sql} AS VARIANT)"
@@ -158,7 +162,8 @@ class SparkDialect(Dialect):
         return f"explode({lst})"
 
     def root_items(self, resource_col: str, keys: Sequence[str]) -> list[str]:
-        return [f"parse_json({resource_col}) AS __res"]
+        # the text too, for the written digits of decimals (pruned when no view reads it)
+        return [f"parse_json({resource_col}) AS __res", f"{resource_col} AS {RAW_COLUMN}"]
 
     def root_node(self) -> str:
         return "__res"
