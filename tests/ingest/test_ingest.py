@@ -275,7 +275,7 @@ def test_a_raw_zone_from_before_the_content_hash_removal_is_upgraded(tmp_path, s
     from axhub.ingest import rawzone
 
     old_schema = rawzone.SCHEMA.replace(
-        "last_updated TIMESTAMPTZ, resource JSON",
+        "last_updated TIMESTAMPTZ, resource VARCHAR",
         "last_updated TIMESTAMPTZ, content_hash VARCHAR, resource JSON",
     )
     assert old_schema.count("content_hash") == 2

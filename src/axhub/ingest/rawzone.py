@@ -26,12 +26,12 @@ from axhub.errors import EngineError
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
-    last_updated TIMESTAMPTZ, resource JSON USING COMPRESSION zstd,
+    last_updated TIMESTAMPTZ, resource VARCHAR USING COMPRESSION zstd,
     source_file VARCHAR, source_line BIGINT, run_id VARCHAR,
     PRIMARY KEY (site, resource_type, id));
 CREATE TABLE IF NOT EXISTS resource_history (
     site VARCHAR, resource_type VARCHAR, id VARCHAR, version_id VARCHAR,
-    last_updated TIMESTAMPTZ, resource JSON USING COMPRESSION zstd,
+    last_updated TIMESTAMPTZ, resource VARCHAR USING COMPRESSION zstd,
     source_file VARCHAR, source_line BIGINT, run_id VARCHAR, superseded_run_id VARCHAR,
     reason VARCHAR);
 CREATE TABLE IF NOT EXISTS quarantine (
