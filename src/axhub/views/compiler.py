@@ -585,6 +585,9 @@ class _Compiler:
 
     def compare(self, op: str, left: V, right: V, where: str) -> V:
         d = self.d
+        fast = self._compare_member_string(op, left, right, where)
+        if fast is not None:
+            return fast
         for side, v in (("left", left), ("right", right)):
             if v.kind == "val" and not (_SIMPLE.match(v.sql) or d.is_cheap(v.sql)):
 
@@ -631,6 +634,37 @@ class _Compiler:
             )
             sql = f"(CASE WHEN {sizes} THEN {'FALSE' if op == '=' else 'TRUE'} ELSE {sql} END)"
         return V(sql, "scalar", "boolean")
+
+    def _compare_member_string(self, op: str, left: V, right: V, where: str) -> V | None:
+        """``node.key = 'text'`` (or ``!=``) with a string on one side, where the dialect's
+        type tests are cheap: read the member as text once and compare it; only when that
+        text looks like an array (starts with '[') take the exact collection comparison."""
+        d = self.d
+        if not d.cheap_type_test or op not in ("=", "!="):
+            return None
+        pairs = [(a, b) for a, b in ((left, right), (right, left)) if a.kind == "val"]
+        found = [
+            (member, other)
+            for member, other in pairs
+            if member.member_of is not None
+            and _cmp_kind(member.t) in (None, "string")
+            and other.kind == "scalar"
+            and _cmp_kind(other.t) == "string"
+        ]
+        if not found:
+            return None
+        member, other = found[0]
+        exact = V(member.sql, "val", member.t)  # no member_of: the general path
+        general = self.compare(op, *((exact, other) if member is left else (other, exact)), where)
+        sql_op = "=" if op == "=" else "<>"
+        value = self.as_scalar(other, "string", where)
+
+        def shape(x: str) -> str:
+            is_array = d.starts_with(x, d.string_literal("["))
+            return f"(CASE WHEN {is_array} THEN {general.sql} ELSE ({x} {sql_op} {value}) END)"
+
+        text = d.json_scalar(member.sql, "string")
+        return V(self.bind(text, shape), "scalar", "boolean")
 
     def _single(self, v: V) -> str:
         if v.kind == "coll":
