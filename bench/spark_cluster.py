@@ -148,6 +148,7 @@ def compare_views(settings: Any, master: str, executors: int) -> dict[str, Any]:
 
     export = spark_export(settings)
     duck = DuckDBEngine(raw_zone(settings), read_only=True)
+    resources = int(duck.con.execute("SELECT count(*) FROM resources").fetchall()[0][0])
     conf = {
         "spark.executor.cores": "1",
         "spark.executor.memory": "768m",
@@ -187,6 +188,7 @@ def compare_views(settings: Any, master: str, executors: int) -> dict[str, Any]:
     duck.close()
     return {
         "master": master,
+        "resources": resources,
         "session_seconds": round(session_s, 1),
         "executors": len(tasks),
         "tasks_per_executor": tasks,
@@ -229,7 +231,8 @@ def main() -> int:
             f" rows  {flag}  ({v['spark_seconds']:.1f}s)"
         )
     print(
-        f"cluster {result['master']}: {result['executors']} executors, tasks per executor "
+        f"{result['resources']:,} resources; cluster {result['master']}: "
+        f"{result['executors']} executors, tasks per executor "
         f"{result['tasks_per_executor']}; total {result['seconds']}s, load {result['load']}"
     )
     if args.json:
