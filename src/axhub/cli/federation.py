@@ -441,7 +441,9 @@ def supernode_command(
             min_rows=min_cohort,
             seed=_seed(),
         )
-        _exec(cmd, flower.flower_env(venv))
+        home = data_dir / "flower"  # the SuperNode's Flower state (installed app bundles)
+        home.mkdir(parents=True, exist_ok=True)
+        _exec(cmd, flower.flower_env(venv, home))
 
     run()
 

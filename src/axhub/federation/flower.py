@@ -22,7 +22,6 @@ ServerApp's work, usable (and tested) without Flower.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -349,23 +348,65 @@ def run_app(
             "--format",
             "json",
         ]
-        submitted = subprocess.run(
-            cmd, env=flower_env(venv, home), capture_output=True, text=True, timeout=120
-        )
-        if submitted.returncode != 0:
+        wait_for_port(superlink, timeout=60.0)
+        env = flower_env(venv, home)
+        submitted = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        try:
+            reply = json.loads(submitted.stdout)
+        except ValueError:
+            reply = {}
+        if submitted.returncode != 0 or not reply.get("success"):
             raise ConfigError(
-                f"flwr run failed ({submitted.returncode}): "
-                f"{(submitted.stdout + submitted.stderr)[-1500:]}"
+                f"flwr run failed: {reply.get('error-message') or submitted.stderr[-1500:]}"
             )
+        run_id = reply.get("run-id")
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 10.0
         while not out.exists():
-            if time.monotonic() > deadline:
-                raise ConfigError(f"the Flower run gave no result within {timeout:g} s")
+            now = time.monotonic()
+            if now > deadline:
+                raise ConfigError(f"the Flower run {run_id} gave no result within {timeout:g} s")
+            if now >= next_check:
+                status = run_status(venv, env, run_id)
+                if status.startswith("finished") and not out.exists():
+                    raise ConfigError(f"the Flower run {run_id} ended without a result: {status}")
+                next_check = now + 10.0
             time.sleep(0.25)
         result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    with contextlib.suppress(ValueError):
-        result["run_id"] = json.loads(submitted.stdout).get("run-id")
+    result["run_id"] = run_id
     return result
+
+
+def run_status(venv: Path, env: dict[str, str], run_id: Any) -> str:
+    """A run's status at the SuperLink (``flwr ls --run-id``), or "" when unknown."""
+    got = subprocess.run(
+        [str(venv / "bin" / "flwr"), "ls", CONNECTION, "--run-id", str(run_id), "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    try:
+        runs = json.loads(got.stdout).get("runs") or []
+    except ValueError:
+        return ""
+    return str(runs[0].get("status", "")) if runs else ""
+
+
+def wait_for_port(address: str, *, timeout: float) -> None:
+    """Until ``host:port`` accepts TCP connections (the SuperLink has started)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ConfigError(f"no SuperLink at {address}") from None
+            time.sleep(0.2)
 
 
 def flower_comparison(

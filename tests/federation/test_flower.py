@@ -1,0 +1,240 @@
+"""Flower in deployment mode: a SuperLink and three SuperNodes on loopback, each started by its
+axhub command, training on the package fixture's site folders (``conftest.py``).
+
+One run (the slow part: Flower starts a process per message) serves the end-to-end tests: a
+scaling round, FedAvg and FedProx for two rounds each, and one site killed while it works on
+the last round.  The ClientApp's and ServerApp's functions are tested directly below it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+
+from axhub.errors import InputError, PolicyDenied
+from axhub.federation import flower
+from axhub.federation.training import LocalData, harness_site_data, predict, sums
+
+if TYPE_CHECKING:
+    from conftest import Federation
+
+MODEL = "t2d_5y"
+SEED = 20261126
+TRAINING_SITES = ("knuh", "phc", "clinics")
+VICTIM = "knuh"
+ROUNDS = 2
+ROUND_TIMEOUT = 30.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _axhub(*args: str, log: Path, home: Path) -> subprocess.Popen[bytes]:
+    """An axhub command in its own process group (it execs into the Flower process)."""
+    env = {**os.environ, "FLWR_HOME": str(home), "AXHUB_LOG_LEVEL": "WARNING"}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from axhub.cli.main import app; app()", *args],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group (Flower's processes do not all stop on SIGTERM)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def flower_run(federation: Federation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    flower.flower_venv()  # a missing Flower runtime fails here, loudly (make setup installs it)
+    root = tmp_path_factory.mktemp("flower")
+    port = _free_port()
+    superlink = f"127.0.0.1:{port}"
+    procs = {
+        "superlink": _axhub(
+            "coordinator", "superlink", "--port", str(port),
+            log=root / "superlink.log", home=root / "superlink",
+        )
+    }  # fmt: skip
+    for site in TRAINING_SITES:
+        procs[site] = _axhub(
+            "node", "supernode", "--site", site,
+            "--data-dir", str(federation.nodes[site].data_dir),
+            "--superlink", superlink, "--port", str(_free_port()),
+            log=root / f"{site}.log", home=root / site,
+        )  # fmt: skip
+    victim_log = root / f"{VICTIM}.log"
+    killed: dict[str, float] = {}
+
+    def kill_during_last_round() -> None:
+        # the victim's 2 * ROUNDS-th train message is the last round's: kill it mid-work
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and "at" not in killed:
+            text = victim_log.read_text(errors="replace") if victim_log.exists() else ""
+            if text.count("Receiving: train message") >= 2 * ROUNDS:
+                _kill(procs[VICTIM])
+                killed["at"] = time.monotonic()
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_during_last_round, daemon=True)
+    killer.start()
+    try:
+        parts = harness_site_data(
+            {s: federation.nodes[s].data_dir for s in TRAINING_SITES},
+            MODEL,
+            project_id=federation.project,
+            researcher_id="r-harness",
+            seed=SEED,
+        )
+        t0 = time.monotonic()
+        out = flower.flower_comparison(
+            parts,
+            superlink,
+            MODEL,
+            project_id=federation.project,
+            researcher_id=federation.researcher,
+            rounds=ROUNDS,
+            epochs=20,
+            mu=0.1,
+            expected_nodes=len(TRAINING_SITES),
+            round_timeout=ROUND_TIMEOUT,
+            central_steps=2 * ROUNDS * 20,
+        )
+        out["_wall"] = time.monotonic() - t0
+        yield out, parts, killed
+    finally:
+        killer.join(timeout=1)
+        for p in procs.values():
+            _kill(p)
+
+
+def test_flower_run_trains_fedavg_and_fedprox_in_the_expected_rounds(flower_run: Any) -> None:
+    out, _, killed = flower_run
+    assert out["runtime"] == "flower" and out["run_id"]
+    assert out["scaling"]["sites"] == sorted(TRAINING_SITES)
+    for name in ("fedavg", "fedprox"):
+        assert [r["round"] for r in out[name]["rounds"]] == list(range(1, ROUNDS + 1))
+    # every site in every round until the victim was killed during the last one
+    everyone = sorted(TRAINING_SITES)
+    assert [r["sites"] for r in out["fedavg"]["rounds"]] == [everyone] * ROUNDS
+    assert out["fedprox"]["rounds"][0]["sites"] == everyone
+    last = out["fedprox"]["rounds"][-1]
+    assert "at" in killed
+    assert last["sites"] == sorted(set(TRAINING_SITES) - {VICTIM})
+    assert list(last["missing"]) == [VICTIM]
+    # only model arrays and counts moved: 14 float64 weights are ~150 bytes a site
+    for r in out["fedavg"]["rounds"] + out["fedprox"]["rounds"]:
+        assert 0 < r["bytes_received"] < 1000 * len(r["sites"])
+    assert out["scaling"]["bytes_received"] < 1500 * len(TRAINING_SITES)
+
+
+def test_federated_models_are_close_to_pooled_training(flower_run: Any) -> None:
+    out, parts, _ = flower_run
+    pooled = list(parts.values())
+    xt = np.vstack([p.x[p.test] for p in pooled])
+    mean, sd = np.asarray(out["mean"]), np.asarray(out["sd"])
+    central = out["centralised"]["auroc"]
+    assert central is not None and out["test_events"] >= 3
+    for name in ("fedavg", "fedprox"):
+        assert out[name]["auroc"] is not None
+        assert abs(out[name]["auroc"] - central) <= 0.1, (name, out[name]["auroc"], central)
+    # the federated and the pooled model rank the held-out people alike
+    fed = predict(np.asarray(out["fedavg"]["weights"]), xt, mean, sd)
+    assert set(out["site_alone"]) == set(TRAINING_SITES)
+    assert np.corrcoef(fed, predict_central(parts, xt))[0, 1] > 0.9
+
+
+def predict_central(parts: dict[str, LocalData], xt: np.ndarray) -> np.ndarray:
+    from axhub.federation.training import design, local_fit, pool, pooled_scaling
+
+    p = pool(list(parts.values()))
+    mean, sd = pooled_scaling([sums(p)])
+    tr = ~p.test
+    w = local_fit(
+        design(p.x[tr], mean, sd), p.y[tr], np.zeros(p.x.shape[1] + 1), epochs=80, lr=0.5, mu=0
+    )
+    return predict(w, xt, mean, sd)
+
+
+# -- the ClientApp's and ServerApp's functions, without Flower ------------------------------------
+def test_client_functions_read_governed_rows_and_refuse_without_ai_training(
+    federation: Federation,
+) -> None:
+    node = {"site": "clinics", "data-dir": str(federation.nodes["clinics"].data_dir)}
+    cfg = {"model": MODEL, "project": federation.project, "researcher": federation.researcher}
+    site, data = flower.client_rows(node, cfg)
+    assert site == "clinics" and data.features and int((~data.test).sum()) >= 10
+    stats = flower.client_scaling(data)
+    assert stats["n"] == int((~data.test).sum())
+    mean, sd = flower.pooled_scaling([stats])
+    w, n = flower.client_fit(
+        data,
+        {**cfg, "mean": mean.tolist(), "sd": sd.tolist(), "epochs": 5},
+        np.zeros(len(data.features) + 1),
+    )
+    assert n == stats["n"] and w.shape == (len(data.features) + 1,) and np.all(np.isfinite(w))
+    # FedProx's proximal term pulls the local weights towards the global ones
+    far = np.full(len(data.features) + 1, 0.5)
+    free, _ = flower.client_fit(data, {**cfg, "mean": mean.tolist(), "sd": sd.tolist()}, far)
+    prox, _ = flower.client_fit(
+        data, {**cfg, "mean": mean.tolist(), "sd": sd.tolist(), "proximal-mu": 1.0}, far
+    )
+    assert np.linalg.norm(prox - far) < np.linalg.norm(free - far)
+    with pytest.raises(InputError, match="wrong length"):
+        flower.client_fit(
+            data, {**cfg, "mean": [0.0], "sd": [1.0]}, np.zeros(len(data.features) + 1)
+        )
+    with pytest.raises(PolicyDenied):
+        flower.client_rows(node, {**cfg, "project": "no-such-project"})
+
+
+def test_server_waits_for_the_expected_sites_and_needs_the_minimum() -> None:
+    seen = iter([[1], [1, 2], [1, 2, 3]])
+    assert flower.wait_for_nodes(lambda: next(seen), {"expected-nodes": 3}, sleep=0) == [1, 2, 3]
+    assert flower.wait_for_nodes(lambda: [5, 4], {"min-nodes": 2}, sleep=0) == [4, 5]
+    with pytest.raises(PolicyDenied, match="fewer than 2"):
+        flower.wait_for_nodes(lambda: [1], {"min-nodes": 2, "connect-timeout": 0.0}, sleep=0)
+    args = flower.strategy_args(2)
+    assert args["fraction_train"] == 1.0 and args["fraction_evaluate"] == 0.0
+    assert flower.base_config({"model": MODEL, "epochs": 3}) == {
+        "model": MODEL, "project": "", "researcher": "", "epochs": 3, "lr": 0.5,
+    }  # fmt: skip
+
+
+def test_the_app_bundle_holds_only_its_pyproject_and_names_the_installed_apps(
+    tmp_path: Path,
+) -> None:
+    app = flower.write_app(tmp_path / "app")
+    assert [p.name for p in app.iterdir()] == ["pyproject.toml"]
+    text = (app / "pyproject.toml").read_text()
+    assert 'serverapp = "axhub.federation.flower_app:serverapp"' in text
+    assert 'clientapp = "axhub.federation.flower_app:clientapp"' in text
+    cmd = flower.superlink_command(Path("/v"), "127.0.0.1", 9092)
+    assert "--disable-runtime-dependency-installation" in cmd
+    node = flower.supernode_command(
+        Path("/v"), "127.0.0.1:9092", site="knuh", data_dir=tmp_path, port=9100
+    )
+    assert "--allow-runtime-dependency-installation" not in node
+    assert f'site="knuh" data-dir="{tmp_path.resolve()}"' in node
+    env = flower.flower_env(Path("/v"))
+    assert env["FLWR_TELEMETRY_ENABLED"] == "0" and env["PATH"].startswith("/v/bin")
