@@ -6,18 +6,23 @@ runs each as its own `axhub node serve` process on loopback and measures, in one
     each), next to the same release computed in-process at one site through GovernedStore
     (the cost without the network and the node) and next to the bytes of person-level rows a
     pooled analysis would have moved (the integrated zone's resources of those types);
-  * training rounds (FedAvg, FedProx): seconds and bytes per round;
-  * AUROC of FedAvg, FedProx, centralised training on pooled data and each site alone.
+  * training rounds (FedAvg, FedProx) in the nodes' own HTTP rounds and in **Flower's deployment
+    runtime** (a SuperLink and one SuperNode per site, `axhub coordinator superlink` /
+    `axhub node supernode`): seconds and payload bytes per round;
+  * AUROC of FedAvg, FedProx, centralised training on pooled data and each site alone (on the
+    sites' governed rows, scored on the pooled held-out rows).
 
-    .venv/bin/python bench/bench_federation.py [--people N] [--rounds R] [--quick]
+    .venv/bin/python bench/bench_federation.py [--people N] [--rounds R] [--quick] [--no-http]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -25,15 +30,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
 
+from axhub.clinical.training import project_scope
 from axhub.config import Settings
+from axhub.federation import flower
 from axhub.federation.coordinator import Coordinator, Site, new_query_id
 from axhub.federation.node import NodeStore
 from axhub.federation.spec import Cohort, QuerySpec
-from axhub.federation.training import comparison
+from axhub.federation.training import (
+    LocalData,
+    comparison,
+    harness_site_data,
+    import_site_research,
+)
 from axhub.governance.access import GovernedStore
 from axhub.governance.principals import Principal, Project, Role
 from axhub.governance.purposes import Purpose
@@ -63,11 +76,12 @@ def prepare(region: Path, site: str, data_dir: Path) -> str:
             PROJECT,
             "DRB-BENCH",
             frozenset({Purpose.RESEARCH, Purpose.AI_TRAINING}),
-            frozenset({"Patient", "Condition", "Observation"}),
+            project_scope(),
             dt.datetime(2099, 12, 31, tzinfo=dt.UTC),
             epsilon_budget=100.0,
         ),
     )
+    import_site_research(s, region, site, op)
     return NodeStore(data_dir).issue_token("coordinator")
 
 
@@ -84,6 +98,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=5, help="runs of each query kind")
     ap.add_argument("--quick", action="store_true", help="smoke run on 800 people, 3 rounds")
+    ap.add_argument("--no-http", action="store_true", help="skip the HTTP-round training")
     args = ap.parse_args()
     people = 800 if args.quick else args.people
     rounds = 3 if args.quick else args.rounds
@@ -101,7 +116,7 @@ def main() -> None:
                 subprocess.Popen(
                     [sys.executable, "-c", "from axhub.cli.main import app; app()", "node",
                      "serve", "--site", site, "--data-dir", str(root / site), "--port",
-                     str(port), "--training-region", str(root / "region")],
+                     str(port)],
                     stdout=subprocess.DEVNULL,
                     env={**os.environ, "AXHUB_LOG_LEVEL": "WARNING"},
                 )
@@ -174,34 +189,96 @@ def main() -> None:
                 if r.partial:
                     print(f"    partial: refused {r.refused} unreachable {r.unreachable}")
 
+            parts = harness_site_data(
+                {site: root / site for site in SITES},
+                "t2d_5y",
+                project_id=PROJECT,
+                researcher_id="r-harness",
+                seed=Settings().seed,
+            )
+            if not args.no_http:
+                t = time.perf_counter()
+                out = comparison(
+                    parts, coord, "t2d_5y", rounds=rounds, epochs=20,
+                    project_id=PROJECT, researcher_id=RESEARCHER,
+                )  # fmt: skip
+                took = time.perf_counter() - t
+                print(f"\nHTTP rounds: t2d_5y ({rounds} rounds x 20 local steps), {took:.1f} s")
+                report(out, scaling_in_rounds=True)
             t = time.perf_counter()
-            out = comparison(
-                root / "region", coord, "t2d_5y", list(SITES), seed=Settings().seed,
-                rounds=rounds, epochs=20, project_id=PROJECT, researcher_id=RESEARCHER,
-            )  # fmt: skip
-            took = time.perf_counter() - t
-            print(f"\ntraining t2d_5y ({rounds} rounds x 20 local steps), {took:.1f} s")
-            for method in ("fedavg", "fedprox"):
-                rs = out[method]["rounds"]
-                fit = [r for r in rs if r["round"] > 0]
-                print(
-                    f"  {method}: scaling round {rs[0]['seconds']:.3f} s; per fit round median "
-                    f"{statistics.median(r['seconds'] for r in fit):.3f} s, "
-                    f"{statistics.median(r['bytes_sent'] for r in fit):,.0f} B sent, "
-                    f"{statistics.median(r['bytes_received'] for r in fit):,.0f} B received"
-                )
-            print(f"  AUROC on {out['test_n']} held-out persons ({out['test_events']} events):")
-            for method in ("fedavg", "fedprox", "centralised"):
-                print(f"    {method:12} {out[method]['auroc']}")
-            for site, v in out["site_alone"].items():
-                print(
-                    f"    {site + ' alone':12} {v['auroc']}  "
-                    f"(train {v['train_n']}, {v['train_events']} events)"
-                )
+            out = bench_flower(root, parts, rounds)
+            print(f"\nFlower deployment runtime: t2d_5y ({rounds} rounds x 20 local steps each for "
+                  f"FedAvg and FedProx, one run), {time.perf_counter() - t:.1f} s with start-up; "
+                  f"run {out['wall_seconds']:.1f} s")  # fmt: skip
+            report(out, scaling_in_rounds=False)
         finally:
             for p in procs:
                 p.terminate()
                 p.wait()
+
+
+def report(out: dict[str, Any], *, scaling_in_rounds: bool) -> None:
+    for method in ("fedavg", "fedprox"):
+        rs = out[method]["rounds"]
+        scaling = rs[0] if scaling_in_rounds else out["scaling"]
+        fit = [r for r in rs if r["round"] > 0]
+        secs = [r["seconds"] for r in fit]
+        print(
+            f"  {method}: scaling round {scaling['seconds']:.3f} s "
+            f"({scaling['bytes_received']:,} B received); per fit round median "
+            f"{statistics.median(secs):.3f} s (min {min(secs):.3f}, max {max(secs):.3f}), "
+            f"{statistics.median(r['bytes_sent'] for r in fit):,.0f} B sent, "
+            f"{statistics.median(r['bytes_received'] for r in fit):,.0f} B received; "
+            f"sites per round {[len(r['sites']) for r in fit]}"
+        )
+    print(f"  AUROC on {out['test_n']} held-out rows ({out['test_events']} events):")
+    for method in ("fedavg", "fedprox", "centralised"):
+        print(f"    {method:12} {out[method]['auroc']}")
+    for site, v in out["site_alone"].items():
+        print(
+            f"    {site + ' alone':12} {v['auroc']}  "
+            f"(train {v['train_n']}, {v['train_events']} events)"
+        )
+
+
+def bench_flower(root: Path, parts: dict[str, LocalData], rounds: int) -> dict[str, Any]:
+    """A SuperLink and one SuperNode per site (through the axhub commands), one Flower run."""
+    port = free_port()
+    cli = [sys.executable, "-c", "from axhub.cli.main import app; app()"]
+    procs = []
+    try:
+        for name, args in [("superlink", ["coordinator", "superlink", "--port", str(port)])] + [
+            (site, ["node", "supernode", "--site", site, "--data-dir", str(root / site),
+                    "--superlink", f"127.0.0.1:{port}", "--port", str(free_port())])
+            for site in SITES
+        ]:  # fmt: skip
+            home = root / "flwr" / name
+            home.mkdir(parents=True)
+            procs.append(
+                subprocess.Popen(
+                    cli + args,
+                    stdout=(root / f"{name}.flower.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "FLWR_HOME": str(home)},
+                    start_new_session=True,
+                )
+            )
+        return flower.flower_comparison(
+            parts,
+            f"127.0.0.1:{port}",
+            "t2d_5y",
+            project_id=PROJECT,
+            researcher_id=RESEARCHER,
+            rounds=rounds,
+            epochs=20,
+            expected_nodes=len(SITES),
+            round_timeout=120.0,
+        )
+    finally:
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)  # Flower's processes ignore SIGTERM
+            p.wait()
 
 
 if __name__ == "__main__":

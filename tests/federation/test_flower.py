@@ -158,6 +158,20 @@ def test_federated_models_are_close_to_pooled_training(flower_run: Any) -> None:
     for name in ("fedavg", "fedprox"):
         assert out[name]["auroc"] is not None
         assert abs(out[name]["auroc"] - central) <= 0.1, (name, out[name]["auroc"], central)
+    # Flower's FedAvg is exactly FedAvg: the same rounds replayed in-process on the sites' rows
+    # give the same weights (all three sites answered every FedAvg round)
+    from axhub.federation.training import design, local_fit, pooled_scaling
+
+    np.testing.assert_allclose(mean, pooled_scaling([sums(p) for p in pooled])[0], rtol=1e-12)
+    w = np.zeros(mean.size + 1)
+    for _ in range(ROUNDS):
+        local = [
+            local_fit(design(p.x[~p.test], mean, sd), p.y[~p.test], w, epochs=20, lr=0.5, mu=0.0)
+            for p in pooled
+        ]
+        n = np.array([(~p.test).sum() for p in pooled], dtype=float)
+        w = (n[:, None] * np.array(local)).sum(axis=0) / n.sum()
+    np.testing.assert_allclose(out["fedavg"]["weights"], w, rtol=1e-9, atol=1e-12)
     # the federated and the pooled model rank the held-out people alike
     fed = predict(np.asarray(out["fedavg"]["weights"]), xt, mean, sd)
     assert set(out["site_alone"]) == set(TRAINING_SITES)
@@ -238,3 +252,34 @@ def test_the_app_bundle_holds_only_its_pyproject_and_names_the_installed_apps(
     assert f'site="knuh" data-dir="{tmp_path.resolve()}"' in node
     env = flower.flower_env(Path("/v"))
     assert env["FLWR_TELEMETRY_ENABLED"] == "0" and env["PATH"].startswith("/v/bin")
+
+
+def test_the_client_app_handlers_with_real_flower_messages(federation: Federation) -> None:
+    """The decorated ClientApp handlers, called with Flower messages in the Flower venv."""
+    import json
+
+    data_dir = federation.nodes["knuh"].data_dir
+    script = Path(__file__).with_name("flower_handlers_check.py")
+    python = flower.flower_venv() / "bin" / "python"
+    got = subprocess.run(
+        [str(python), str(script), "knuh", str(data_dir), federation.project,
+         federation.researcher],
+        env=flower.flower_env(flower.flower_venv()), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr[-2000:]
+    out = json.loads(got.stdout)
+    assert out["site"] == "knuh" and out["stats_keys"] == ["count", "sum", "sumsq"]
+    assert out["rows_kept_in_state"] and out["refused"] == "PolicyDenied"
+    # the handler's reply equals the plain function on the same governed rows
+    node = {"site": "knuh", "data-dir": str(data_dir)}
+    cfg = {"model": MODEL, "project": federation.project, "researcher": federation.researcher}
+    _, data = flower.client_rows(node, cfg)
+    stats = flower.client_scaling(data)
+    assert out["n"] == out["train_n"] == stats["n"]
+    count = np.maximum(np.asarray(stats["count"], float), 1)
+    mean = np.asarray(stats["sum"]) / count
+    sd = np.sqrt(np.maximum(np.asarray(stats["sumsq"]) / count - mean**2, 1e-12))
+    fit = {**cfg, "epochs": 5, "mean": mean.tolist(), "sd": sd.tolist(), "proximal-mu": 0.1}
+    w, _ = flower.client_fit(data, fit, np.zeros(len(data.features) + 1))
+    np.testing.assert_allclose(out["weights"], w, rtol=1e-12)
+    assert out["reply_bytes"] < 1000  # weights, a count and the site's name
