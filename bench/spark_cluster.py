@@ -69,9 +69,16 @@ def _alive_workers(ui_port: int) -> int:
 
 @contextmanager
 def standalone_cluster(
-    workers: int = 2, cores: int = 1, memory: str = "1g", log_dir: Path | None = None
+    workers: int = 2,
+    cores: int = 1,
+    memory: str = "1g",
+    log_dir: Path | None = None,
+    max_seconds: int = 1800,
 ) -> Iterator[str]:
-    """A standalone master and ``workers`` workers on loopback; yields the master URL."""
+    """A standalone master and ``workers`` workers on loopback; yields the master URL.
+
+    Each daemon runs under ``timeout max_seconds``, so it ends even if this process is
+    killed before it can stop them."""
     home = _spark_home()
     spark_class = str(home / "bin" / "spark-class")
     env = {
@@ -91,8 +98,8 @@ def standalone_cluster(
         out = (log_dir / f"{name}.log").open("wb")
         procs.append(
             subprocess.Popen(
-                [spark_class, *args], env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                ["timeout", str(max_seconds), spark_class, *args], env=env, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
             )
         )  # fmt: skip
 
