@@ -109,7 +109,7 @@ def duckdb_store_floor(path: Path, work: Path) -> float:
     t = time.perf_counter()
     con.execute(
         f"""INSERT INTO resources
-        SELECT 'floor', f[1], f[2], NULL, NULL, NULL, text, 'file', 0, 'run'
+        SELECT 'floor', f[1], f[2], NULL, NULL, text, 'file', 0, 'run'
         FROM (SELECT text, json_extract_string(text, ['$.resourceType', '$.id']) AS f
               FROM {lines})""",
         [str(path / "**" / "*.ndjson")],

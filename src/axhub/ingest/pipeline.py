@@ -31,6 +31,7 @@ from axhub import __version__
 from axhub.config import Settings
 from axhub.errors import InputError, IntegrityError
 from axhub.fhir import bundle as fhir_bundle
+from axhub.fhir.ndjson import LineBlock
 from axhub.ingest import rawzone
 from axhub.ingest.sources import Chunk, Document, Source, discover
 from axhub.ingest.validate import Accepted, check, check_sql
@@ -208,7 +209,8 @@ def _ingest_file(
         start_line=start_line,
     )  # fmt: skip
     with contextlib.closing(_prefetch(chunks)) as prefetched:
-        for chunk, text in prefetched:
+        for prepared in prefetched:
+            chunk = prepared.chunk
             batch = _Batch()
             began = False
             try:
@@ -218,7 +220,7 @@ def _ingest_file(
                     _stage_document(con, chunk.data, batch)
                     lines_done, offset = 1, len(chunk.data)
                 else:
-                    _stage_lines(con, chunk.lines, text, chunk.first_line, batch)
+                    _stage_lines(con, chunk, prepared, batch)
                     if chunk.error:
                         last = chunk.first_line + len(chunk.lines)
                         batch.read += 1
@@ -290,23 +292,58 @@ def _open_batch(con: duckdb.DuckDBPyConnection, records: pa.Table) -> None:
     )
 
 
-def _as_text(chunk: Chunk) -> pa.Array | None:
-    """The lines of a block as UTF-8 text, or None when one of them is not valid UTF-8."""
+@dataclass
+class _Prepared:
+    """A chunk made ready off the main thread: its records and, when it could, their check."""
+
+    chunk: Chunk
+    records: pa.Table | None = None  # (seq, line, path, text) when every line is UTF-8
+    checked: pa.Table | None = None  # ``check_sql`` over ``records``
+
+
+def _records(text: pa.Array, first_line: int) -> pa.Table:
+    n = len(text)
+    line_no = np.arange(first_line, first_line + n, dtype=np.int64)
+    records = pa.table(
+        [pa.array(line_no << SEQ_SHIFT), pa.array(line_no), pa.nulls(n, pa.string()), text],
+        schema=_TEXT_SCHEMA,
+    )
+    # record batches (zero-copy slices) let DuckDB scan the batch on every thread; the scan
+    # keeps their order, which the append fast path checks (rawzone.append_new)
+    return pa.Table.from_batches(records.to_batches(max_chunksize=_SCAN_ROWS), schema=_TEXT_SCHEMA)
+
+
+def _prepare(chunk: Chunk, checker: duckdb.DuckDBPyConnection) -> _Prepared:
+    """Split, decode and check a block of lines (in the reader thread).
+
+    The check needs nothing from the raw zone, so it runs in the reader's own in-memory
+    DuckDB while the main connection stores the previous block.  A block with a line that is
+    not UTF-8, and a whole JSON document, are left to the main thread.
+    """
     if isinstance(chunk, Document):
-        return None
+        return _Prepared(chunk)
     try:
-        return chunk.lines.cast(pa.string())
+        text = chunk.lines.cast(pa.string())
     except pa.ArrowInvalid:
-        return None
+        return _Prepared(chunk)
+    records = _records(text, chunk.first_line)
+    checker.register("lines_in", records)
+    try:
+        try:
+            checked = checker.sql(check_sql("lines_in", guarded=False)).to_arrow_table()
+        except duckdb.Error:
+            checked = checker.sql(check_sql("lines_in")).to_arrow_table()
+    finally:
+        checker.unregister("lines_in")
+    return _Prepared(chunk, records, checked)
 
 
-def _prefetch(
-    chunks: Iterator[Chunk], depth: int = 1
-) -> Generator[tuple[Chunk, pa.Array | None], None, None]:
-    """Read (and UTF-8 check) the next chunk in a thread while the current one is merged.
+def _prefetch(chunks: Iterator[Chunk], depth: int = 1) -> Generator[_Prepared, None, None]:
+    """Read and check the next chunk in a thread while the current one is merged.
 
-    DuckDB releases the GIL while it validates and stores a batch, so reading the file, finding
-    its lines and checking their encoding run on the other core.  At most ``depth`` chunks wait
+    DuckDB releases the GIL while it works, so reading the file, finding its lines, checking
+    their encoding and running the vectorised check (:func:`_prepare`) use the other core
+    while the main connection stores the previous batch.  At most ``depth`` chunks wait
     besides the one being merged, so memory stays bounded by the batch size.  An error in the
     reader is raised here, in order; when the consumer stops early the reader stops too.
     """
@@ -323,13 +360,17 @@ def _prefetch(
         return False
 
     def run() -> None:
+        checker = duckdb.connect()
         try:
+            checker.execute("SET threads = 1")
             for chunk in chunks:
-                if not put(("chunk", (chunk, _as_text(chunk)))):
+                if not put(("chunk", _prepare(chunk, checker))):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             put(("error", exc))
             return
+        finally:
+            checker.close()
         put(("end", None))
 
     reader = threading.Thread(target=run, name="ingest-reader", daemon=True)
@@ -349,33 +390,22 @@ def _prefetch(
 
 
 def _stage_lines(
-    con: duckdb.DuckDBPyConnection,
-    lines: pa.Array,
-    text: pa.Array | None,
-    first_line: int,
-    batch: _Batch,
+    con: duckdb.DuckDBPyConnection, chunk: LineBlock, prepared: _Prepared, batch: _Batch
 ) -> None:
     """Validate NDJSON lines (vectorised) and stage the good ones.
 
-    ``text`` is ``lines`` already checked and cast to UTF-8 text, or None when a line is not
-    valid UTF-8 (those lines are then decoded one by one and the bad ones quarantined).
+    ``prepared`` holds the records and their check when the reader thread could make them;
+    otherwise (a line that is not UTF-8) the lines are decoded one by one here, the bad ones
+    quarantined, and the rest checked on the main connection.
     """
-    n = len(lines)
-    line_no = np.arange(first_line, first_line + n, dtype=np.int64)
-    if text is None:
-        text = _decode_lines(lines, line_no, batch)
-    records = pa.table(
-        [pa.array(line_no << SEQ_SHIFT), pa.array(line_no), pa.nulls(n, pa.string()), text],
-        schema=_TEXT_SCHEMA,
-    )
-    # record batches (zero-copy slices) let DuckDB scan the batch on every thread; the scan
-    # keeps their order, which the append fast path checks (rawzone.append_new)
-    records = pa.Table.from_batches(
-        records.to_batches(max_chunksize=_SCAN_ROWS), schema=_TEXT_SCHEMA
-    )
+    records, checked = prepared.records, prepared.checked
+    if records is None:
+        n = len(chunk.lines)
+        line_no = np.arange(chunk.first_line, chunk.first_line + n, dtype=np.int64)
+        records = _records(_decode_lines(chunk.lines, line_no, batch), chunk.first_line)
     _open_batch(con, records)
     batch.lines = True
-    _stage(con, "lines_in", batch, unpack_bundles=True)
+    _stage(con, "lines_in", batch, unpack_bundles=True, checked=checked)
 
 
 def _decode_lines(lines: pa.Array, line_no: np.ndarray, batch: _Batch) -> pa.Array:
@@ -414,13 +444,29 @@ def _stage_document(con: duckdb.DuckDBPyConnection, data: bytes, batch: _Batch) 
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, source: str, batch: _Batch, *, unpack_bundles: bool
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    batch: _Batch,
+    *,
+    unpack_bundles: bool,
+    checked: pa.Table | None = None,
 ) -> None:
-    """Check the records of ``source`` and add the good ones to ``st``."""
-    try:  # the cheaper unguarded check first; a batch with a line that is not JSON raises
-        con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source, guarded=False)}")
-    except duckdb.Error:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source)}")
+    """Check the records of ``source`` and add the good ones to ``st``.
+
+    ``checked`` is the check of ``source`` already made (in the reader thread), else it is
+    made here.
+    """
+    if checked is not None:
+        con.register("checked_in", checked)
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE chk AS SELECT * FROM checked_in")
+        finally:
+            con.unregister("checked_in")
+    else:
+        try:  # the cheaper unguarded check first; a batch with a line that is not JSON raises
+            con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source, guarded=False)}")
+        except duckdb.Error:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source)}")
     counts = con.execute(
         "SELECT count(*) FILTER (WHERE blank), count(*) FILTER (WHERE NOT blank AND has_text) "
         "FROM chk"
