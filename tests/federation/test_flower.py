@@ -9,6 +9,7 @@ the last round.  The ClientApp's and ServerApp's functions are tested directly b
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -107,19 +108,17 @@ def flower_run(federation: Federation, tmp_path_factory: pytest.TempPathFactory)
             seed=SEED,
         )
         t0 = time.monotonic()
-        out = flower.flower_comparison(
-            parts,
-            superlink,
-            MODEL,
-            project_id=federation.project,
-            researcher_id=federation.researcher,
-            rounds=ROUNDS,
-            epochs=20,
-            mu=0.1,
-            expected_nodes=len(TRAINING_SITES),
-            round_timeout=ROUND_TIMEOUT,
-            central_steps=2 * ROUNDS * 20,
-        )
+        cmd = [
+            sys.executable, "-c", "from axhub.cli.main import app; app()",
+            "coordinator", "train", "--runtime", "flower", "--superlink", superlink,
+            "--project", federation.project, "--researcher", federation.researcher,
+            "--model", MODEL, "--rounds", str(ROUNDS), "--epochs", "20", "--mu", "0.1",
+            "--expected-sites", str(len(TRAINING_SITES)), "--timeout", str(ROUND_TIMEOUT),
+            *[f"--harness-site={s}={federation.nodes[s].data_dir}" for s in TRAINING_SITES],
+        ]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        out = json.loads(done.stdout)
         out["_wall"] = time.monotonic() - t0
         yield out, parts, killed
     finally:
@@ -256,8 +255,6 @@ def test_the_app_bundle_holds_only_its_pyproject_and_names_the_installed_apps(
 
 def test_the_client_app_handlers_with_real_flower_messages(federation: Federation) -> None:
     """The decorated ClientApp handlers, called with Flower messages in the Flower venv."""
-    import json
-
     data_dir = federation.nodes["knuh"].data_dir
     script = Path(__file__).with_name("flower_handlers_check.py")
     python = flower.flower_venv() / "bin" / "python"
