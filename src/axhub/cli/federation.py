@@ -286,6 +286,10 @@ def train_command(
         from axhub.errors import InputError
         from axhub.federation.training import harness_site_data
 
+        if runtime not in ("flower", "http"):
+            raise InputError("--runtime must be flower or http", field="--runtime")
+        if runtime == "http" and sites is None:
+            raise InputError("--runtime http needs --sites", field="--sites")
         parts = None
         if harness_site:
             dirs = {}
@@ -317,10 +321,7 @@ def train_command(
             )
             typer.echo(json.dumps(out, indent=1))
             return
-        if runtime != "http":
-            raise InputError("--runtime must be flower or http", field="--runtime")
-        if sites is None:
-            raise InputError("--runtime http needs --sites", field="--sites")
+        assert sites is not None
         from axhub.federation.coordinator import Coordinator, load_sites
         from axhub.federation.training import comparison, federated_train
 
