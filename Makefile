@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 FLOWER_VENV := .venv-flower
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+FLOWER_STAMP := $(FLOWER_VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 .PHONY: setup browser demo test check lint types fmt bench clean
 
@@ -13,13 +14,16 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,spark]'
-	@# Flower (federated training) pins fastapi/starlette/uvicorn/protobuf below ours: its own venv
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+# Flower (federated training) pins fastapi/starlette/uvicorn/protobuf below ours: its own venv
+$(FLOWER_STAMP): pyproject.toml
 	@test -x $(FLOWER_VENV)/bin/python || $(PYTHON) -m venv $(FLOWER_VENV)
 	$(FLOWER_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(FLOWER_VENV)/bin/python -m pip install --quiet -e '.[federation]'
-	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+	@rm -f $(FLOWER_VENV)/.installed-*; touch $(FLOWER_STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) $(FLOWER_STAMP)
 
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here); CJK fonts
 # so Korean renders in screenshots.  Installed once, as root, through apt.
