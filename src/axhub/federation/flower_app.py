@@ -241,7 +241,8 @@ def run_server(grid: Any, cfg: dict[str, Any]) -> None:
     """The ServerApp: scaling round, FedAvg, FedProx; the result JSON to ``cfg["out"]``."""
     timeout = float(cfg.get("round-timeout", 60.0))
     t_run = time.perf_counter()
-    scaling_out = _scaling_round(grid, cfg, timeout)
+    # the first read of each site's governed rows takes longest: the scaling round waits longer
+    scaling_out = _scaling_round(grid, cfg, max(2 * timeout, 60.0))
     if not scaling_out["parts"]:
         logic.write_result(
             Path(str(cfg["out"])),
