@@ -21,6 +21,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -37,6 +38,8 @@ from axhub.ingest.sources import Chunk, Document, Source, discover
 from axhub.ingest.validate import Accepted, check, check_sql
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SEQ_SHIFT = 20  # records of one line: line << SEQ_SHIFT | entry number (Bundle entries)
 _SITE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -339,14 +342,30 @@ def _prepare(chunk: Chunk, checker: duckdb.DuckDBPyConnection) -> _Prepared:
 
 
 def _prefetch(chunks: Iterator[Chunk], depth: int = 1) -> Generator[_Prepared, None, None]:
-    """Read and check the next chunk in a thread while the current one is merged.
+    """Read and check the next chunks in two threads while the current one is merged.
 
-    DuckDB releases the GIL while it works, so reading the file, finding its lines, checking
-    their encoding and running the vectorised check (:func:`_prepare`) use the other core
-    while the main connection stores the previous batch.  At most ``depth`` chunks wait
-    besides the one being merged, so memory stays bounded by the batch size.  An error in the
-    reader is raised here, in order; when the consumer stops early the reader stops too.
+    DuckDB releases the GIL while it works, so three stages overlap: one thread reads the file
+    and finds its lines (block N+2), one checks their encoding and runs the vectorised check
+    in its own in-memory DuckDB (:func:`_prepare`, block N+1), and the caller's connection
+    stores block N.  At most ``depth`` chunks wait between stages, so memory stays bounded by
+    the batch size.  An error in a stage is raised here, in order; when the consumer stops
+    early the stages stop too.
     """
+    return _in_thread(_checked(_in_thread(chunks, "ingest-reader", depth)), "ingest-check", depth)
+
+
+def _checked(chunks: Iterator[Chunk]) -> Generator[_Prepared, None, None]:
+    checker = duckdb.connect()
+    try:
+        checker.execute("SET threads = 2")
+        for chunk in chunks:
+            yield _prepare(chunk, checker)
+    finally:
+        checker.close()
+
+
+def _in_thread(items: Iterator[T], name: str, depth: int) -> Generator[T, None, None]:
+    """Iterate ``items`` in a thread of its own, at most ``depth`` items ahead."""
     q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -360,21 +379,21 @@ def _prefetch(chunks: Iterator[Chunk], depth: int = 1) -> Generator[_Prepared, N
         return False
 
     def run() -> None:
-        checker = duckdb.connect()
         try:
-            checker.execute("SET threads = 1")
-            for chunk in chunks:
-                if not put(("chunk", _prepare(chunk, checker))):
+            for item in items:
+                if not put(("item", item)):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             put(("error", exc))
             return
         finally:
-            checker.close()
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
         put(("end", None))
 
-    reader = threading.Thread(target=run, name="ingest-reader", daemon=True)
-    reader.start()
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
     try:
         while True:
             kind, item = q.get()
@@ -386,7 +405,7 @@ def _prefetch(chunks: Iterator[Chunk], depth: int = 1) -> Generator[_Prepared, N
             yield item  # type: ignore[misc]
     finally:
         stop.set()
-        reader.join()
+        worker.join()
 
 
 def _stage_lines(
