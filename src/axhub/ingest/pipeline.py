@@ -211,7 +211,7 @@ def _ingest_file(
         path, max_lines=settings.ingest_batch_lines, start_offset=start_offset,
         start_line=start_line,
     )  # fmt: skip
-    with contextlib.closing(_prefetch(chunks)) as prefetched:
+    with contextlib.closing(_prefetch(chunks, threads=settings.duckdb_threads)) as prefetched:
         for prepared in prefetched:
             chunk = prepared.chunk
             batch = _Batch()
@@ -317,9 +317,9 @@ def _records(text: pa.Array, first_line: int) -> pa.Table:
 
 
 def _prepare(chunk: Chunk, checker: duckdb.DuckDBPyConnection) -> _Prepared:
-    """Split, decode and check a block of lines (in the reader thread).
+    """Decode and check a block of lines (in the checking thread).
 
-    The check needs nothing from the raw zone, so it runs in the reader's own in-memory
+    The check needs nothing from the raw zone, so it runs in that thread's own in-memory
     DuckDB while the main connection stores the previous block.  A block with a line that is
     not UTF-8, and a whole JSON document, are left to the main thread.
     """
@@ -341,7 +341,9 @@ def _prepare(chunk: Chunk, checker: duckdb.DuckDBPyConnection) -> _Prepared:
     return _Prepared(chunk, records, checked)
 
 
-def _prefetch(chunks: Iterator[Chunk], depth: int = 1) -> Generator[_Prepared, None, None]:
+def _prefetch(
+    chunks: Iterator[Chunk], *, threads: int = 0, depth: int = 1
+) -> Generator[_Prepared, None, None]:
     """Read and check the next chunks in two threads while the current one is merged.
 
     DuckDB releases the GIL while it works, so three stages overlap: one thread reads the file
@@ -349,15 +351,18 @@ def _prefetch(chunks: Iterator[Chunk], depth: int = 1) -> Generator[_Prepared, N
     in its own in-memory DuckDB (:func:`_prepare`, block N+1), and the caller's connection
     stores block N.  At most ``depth`` chunks wait between stages, so memory stays bounded by
     the batch size.  An error in a stage is raised here, in order; when the consumer stops
-    early the stages stop too.
+    early the stages stop too.  ``threads`` is the checker's DuckDB threads (0: DuckDB's
+    default, one per core).
     """
-    return _in_thread(_checked(_in_thread(chunks, "ingest-reader", depth)), "ingest-check", depth)
+    checked = _checked(_in_thread(chunks, "ingest-reader", depth), threads)
+    return _in_thread(checked, "ingest-check", depth)
 
 
-def _checked(chunks: Iterator[Chunk]) -> Generator[_Prepared, None, None]:
+def _checked(chunks: Iterator[Chunk], threads: int) -> Generator[_Prepared, None, None]:
     checker = duckdb.connect()
     try:
-        checker.execute("SET threads = 2")
+        if threads:
+            checker.execute(f"SET threads = {int(threads)}")
         for chunk in chunks:
             yield _prepare(chunk, checker)
     finally:
