@@ -259,27 +259,38 @@ def parse_observation(obs: dict[str, Any], idx: int) -> list[ParsedReading]:
         raise
 
 
+def bundle_observations(bundle: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """The Observations of a Bundle, each with its entry number.
+
+    Transaction Bundles (PHD IG uploads) may point at the Patient entry by its ``urn:uuid``
+    fullUrl; such a subject is rewritten to the entry's ``Type/id``.
+    """
+    entries = [e for e in bundle.get("entry") or [] if isinstance(e, dict)]
+    local = {
+        e["fullUrl"]: f"{e['resource'].get('resourceType')}/{e['resource'].get('id')}"
+        for e in entries
+        if isinstance(e.get("fullUrl"), str)
+        and isinstance(e.get("resource"), dict)
+        and e["resource"].get("id")
+    }
+    out: list[tuple[int, dict[str, Any]]] = []
+    for j, entry in enumerate(entries):
+        res = entry.get("resource")
+        if not (isinstance(res, dict) and res.get("resourceType") == "Observation"):
+            continue
+        ref = (res.get("subject") or {}).get("reference")
+        if isinstance(ref, str) and ref in local:
+            res = {**res, "subject": {"reference": local[ref]}}
+        out.append((j, res))
+    return out
+
+
 def expand(payload: object, idx: int) -> tuple[list[ParsedReading], list[Rejected]]:
     """Readings in one item; a Bundle's bad entries are rejected one by one, not the Bundle."""
     if isinstance(payload, dict) and payload.get("resourceType") == "Bundle":
-        entries = [e for e in payload.get("entry") or [] if isinstance(e, dict)]
-        # transaction Bundles (PHD IG uploads) may point at the Patient entry by urn:uuid
-        local = {
-            e["fullUrl"]: f"{e['resource'].get('resourceType')}/{e['resource'].get('id')}"
-            for e in entries
-            if isinstance(e.get("fullUrl"), str)
-            and isinstance(e.get("resource"), dict)
-            and e["resource"].get("id")
-        }
         out: list[ParsedReading] = []
         bad: list[Rejected] = []
-        for j, entry in enumerate(entries):
-            res = entry.get("resource")
-            if not (isinstance(res, dict) and res.get("resourceType") == "Observation"):
-                continue
-            ref = (res.get("subject") or {}).get("reference")
-            if isinstance(ref, str) and ref in local:
-                res = {**res, "subject": {"reference": local[ref]}}
+        for j, res in bundle_observations(payload):
             try:
                 out.extend(parse_observation(res, idx))
             except Rejected as exc:

@@ -31,7 +31,7 @@ import numpy as np
 import orjson
 
 from axhub.care import units
-from axhub.care.messages import ParsedReading, Rejected, expand, raw_text
+from axhub.care.messages import ParsedReading, Rejected, bundle_observations, expand, raw_text
 from axhub.care.thresholds import FIXED
 from axhub.edge import rules
 from axhub.edge.buffer import Buffer, NewReading
@@ -156,22 +156,7 @@ def _items(payload: object) -> list[object]:
     if isinstance(payload, list):
         return [x for p in payload for x in _items(p)]
     if isinstance(payload, dict) and payload.get("resourceType") == "Bundle":
-        entries = [e for e in payload.get("entry") or [] if isinstance(e, dict)]
-        local = {
-            e["fullUrl"]: f"{e['resource'].get('resourceType')}/{e['resource'].get('id')}"
-            for e in entries
-            if isinstance(e.get("fullUrl"), str)
-            and isinstance(e.get("resource"), dict)
-            and e["resource"].get("id")
-        }
-        out: list[object] = []
-        for e in entries:
-            res = e.get("resource")
-            if isinstance(res, dict) and res.get("resourceType") == "Observation":
-                ref = (res.get("subject") or {}).get("reference")
-                if isinstance(ref, str) and ref in local:
-                    res = {**res, "subject": {"reference": local[ref]}}
-                out.append(res)
+        out: list[object] = [res for _, res in bundle_observations(payload)]
         return out or [payload]
     return [payload]
 

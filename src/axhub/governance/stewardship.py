@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -82,13 +83,21 @@ class StewardStore(GovernedStore):
         self._audit_research(operator, report, "import")
         return report
 
-    def _audit_research(self, operator: Principal, r: ResearchImportReport, step: str) -> None:
+    def _audit_operation(self, kind: str, operator: Principal, detail: dict[str, Any]) -> None:
+        """One audit entry for a steward's operation (purpose ``operations``)."""
         self.audit.append(
-            "research-import",
+            kind,
             actor=operator.principal_id,
             role=operator.role.value,
             purpose="operations",
-            detail={
+            detail=detail,
+        )
+
+    def _audit_research(self, operator: Principal, r: ResearchImportReport, step: str) -> None:
+        self._audit_operation(
+            "research-import",
+            operator,
+            {
                 "step": step,
                 "run_id": r.run_id,
                 "dataset": r.dataset,
@@ -135,12 +144,10 @@ class StewardStore(GovernedStore):
             skipped_status=skipped,
             retracted=gone,
         )
-        self.audit.append(
+        self._audit_operation(
             "consent-import",
-            actor=operator.principal_id,
-            role=operator.role.value,
-            purpose="operations",
-            detail={
+            operator,
+            {
                 "run_id": run_id,
                 "site": site,
                 "records": new,
@@ -155,12 +162,10 @@ class StewardStore(GovernedStore):
         self.ensure(operator, "operations", "manage")
         with self._registry() as con:
             registry.register_project(con, project)
-        self.audit.append(
+        self._audit_operation(
             "manage",
-            actor=operator.principal_id,
-            role=operator.role.value,
-            purpose="operations",
-            detail={
+            operator,
+            {
                 "project_id": project.project_id,
                 "drb_approval_id": project.drb_approval_id,
                 "expires": project.expires.isoformat(),
@@ -183,12 +188,10 @@ class StewardStore(GovernedStore):
                 field="project_id",
             )
         fingerprint = KeyStore(self.settings).destroy(f"project:{project_id}")
-        self.audit.append(
+        self._audit_operation(
             "manage",
-            actor=operator.principal_id,
-            role=operator.role.value,
-            purpose="operations",
-            detail={
+            operator,
+            {
                 "action": "destroy-key",
                 "project_id": project_id,
                 "key_fingerprint": fingerprint,
@@ -200,10 +203,8 @@ class StewardStore(GovernedStore):
         self.ensure(operator, "operations", "manage")
         with self._registry() as con:
             registry.set_roster(con, care_team, list(person_ids))
-        self.audit.append(
+        self._audit_operation(
             "manage",
-            actor=operator.principal_id,
-            role=operator.role.value,
-            purpose="operations",
-            detail={"care_team": care_team, "persons": len(set(person_ids))},
+            operator,
+            {"care_team": care_team, "persons": len(set(person_ids))},
         )
