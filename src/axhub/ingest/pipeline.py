@@ -332,13 +332,18 @@ def _prepare(chunk: Chunk, checker: duckdb.DuckDBPyConnection) -> _Prepared:
     records = _records(text, chunk.first_line)
     checker.register("lines_in", records)
     try:
-        try:
-            checked = checker.sql(check_sql("lines_in", guarded=False)).to_arrow_table()
-        except duckdb.Error:
-            checked = checker.sql(check_sql("lines_in")).to_arrow_table()
+        return _Prepared(chunk, records, _check(checker, "lines_in"))
     finally:
         checker.unregister("lines_in")
-    return _Prepared(chunk, records, checked)
+
+
+def _check(con: duckdb.DuckDBPyConnection, source: str) -> pa.Table:
+    """:func:`check_sql` over ``source``: unguarded (cheaper) first, guarded when a line of
+    ``source`` is not JSON (the unguarded query then raises)."""
+    try:
+        return con.sql(check_sql(source, guarded=False)).to_arrow_table()
+    except duckdb.Error:
+        return con.sql(check_sql(source)).to_arrow_table()
 
 
 def _prefetch(
@@ -477,20 +482,14 @@ def _stage(
 ) -> None:
     """Check the records of ``source`` and add the good ones to ``st``.
 
-    ``checked`` is the check of ``source`` already made (in the reader thread), else it is
+    ``checked`` is the check of ``source`` already made (in the checking thread), else it is
     made here.
     """
-    if checked is not None:
-        con.register("checked_in", checked)
-        try:
-            con.execute("CREATE OR REPLACE TEMP TABLE chk AS SELECT * FROM checked_in")
-        finally:
-            con.unregister("checked_in")
-    else:
-        try:  # the cheaper unguarded check first; a batch with a line that is not JSON raises
-            con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source, guarded=False)}")
-        except duckdb.Error:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE chk AS {check_sql(source)}")
+    con.register("checked_in", _check(con, source) if checked is None else checked)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE chk AS SELECT * FROM checked_in")
+    finally:
+        con.unregister("checked_in")
     counts = con.execute(
         "SELECT count(*) FILTER (WHERE blank), count(*) FILTER (WHERE NOT blank AND has_text) "
         "FROM chk"
