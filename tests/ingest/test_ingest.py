@@ -211,6 +211,40 @@ def test_crash_half_way_leaves_the_zone_consistent_and_a_rerun_finishes(
     assert raw("SELECT count(*) FROM resources") == [(50,)]
 
 
+def test_one_transaction_spans_small_files_and_a_crash_undoes_all_of_it(
+    tmp_path, settings, monkeypatch, raw
+):
+    """Batches and files share a transaction until it holds ``ingest_batch_lines`` lines
+    (or a row group of stored rows): a crash in the second file also undoes the first, whose
+    progress row goes back with it, and the rerun stores both whole."""
+    from axhub.ingest import pipeline
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    ndjson(folder / "Patient.ndjson", *[patient(f"p{i}") for i in range(5)])
+    ndjson(folder / "Patient2.ndjson", *[patient(f"q{i}") for i in range(5)])
+    settings.ingest_batch_lines = 100
+    real = pipeline._commit_batch
+    calls = {"n": 0}
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("power cut")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_commit_batch", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(folder, site="knuh", settings=settings)
+    assert raw("SELECT count(*) FROM resources") == [(0,)]
+    assert raw("SELECT count(*) FROM ingest_files WHERE status = 'done'") == [(0,)]
+    monkeypatch.setattr(pipeline, "_commit_batch", real)
+    report = ingest(folder, site="knuh", settings=settings)
+    assert [f.note for f in report.files] == ["", ""]
+    assert (report.totals.read, report.totals.stored) == (10, 10)
+    assert raw("SELECT count(*) FROM resources") == [(10,)]
+
+
 def test_sites_are_kept_apart(tmp_path, run, raw):
     src = ndjson(tmp_path / "Patient.ndjson", patient("p1"))
     run(src, site="knuh")

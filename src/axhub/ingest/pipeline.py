@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: Rows a transaction stores before it commits: DuckDB's row group size (122,880 rows).  A
+#: transaction that appends at least this many rows to a table that is not empty has them
+#: written to the database file as compressed row groups; a smaller one logs every row to the
+#: write-ahead log and compresses it again at the next checkpoint.
+COMMIT_ROWS = 122_880
 SEQ_SHIFT = 20  # records of one line: line << SEQ_SHIFT | entry number (Bundle entries)
 _SITE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -138,6 +143,7 @@ def ingest(
         threads=settings.duckdb_threads,
         memory_limit=settings.duckdb_memory_limit or rawzone.INGEST_MEMORY_LIMIT,
     )
+    txn = _Transaction(con, settings.ingest_batch_lines)
     try:
         con.execute(
             "INSERT INTO ingest_runs VALUES (?, ?, ?, now(), NULL, 'running', "
@@ -149,9 +155,10 @@ def ingest(
             if not source.holds_resources:
                 report.skipped.append(FileReport(rel, source.describe(), note="not ingested"))
                 continue
-            fr = _ingest_file(con, file_path, rel, source, site, run_id, settings, progress)
+            fr = _ingest_file(con, file_path, rel, source, site, run_id, settings, progress, txn)
             report.files.append(fr)
             log.info("ingested %s: %d records read", rel, fr.read)
+        txn.commit()
         totals = report.totals
         if not totals.balanced:
             raise IntegrityError(
@@ -169,9 +176,48 @@ def ingest(
                 [site, run_id],
             ).fetchall()
         )
+    except BaseException:
+        txn.rollback()
+        raise
     finally:
         con.close()
     return report
+
+
+class _Transaction:
+    """The run's open transaction: it spans batches, and files, until it has read
+    ``max_lines`` lines or stored :data:`COMMIT_ROWS` rows.
+
+    A batch lands whole or not at all (with its quarantine rows and progress counters); an
+    interrupted run loses the batches since the last commit and a rerun resumes there.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, max_lines: int) -> None:
+        self.con, self.max_lines = con, max_lines
+        self.open = False
+        self.lines = self.rows = 0
+
+    def begin(self) -> None:
+        if not self.open:
+            self.con.execute("BEGIN TRANSACTION")
+            self.open = True
+
+    def done(self, lines: int, stored: int) -> None:
+        """A batch of ``lines`` lines storing ``stored`` rows is in; commit when due."""
+        self.lines += lines
+        self.rows += stored
+        if self.lines >= self.max_lines or self.rows >= COMMIT_ROWS:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.open:
+            self.con.execute("COMMIT")
+        self.open, self.lines, self.rows = False, 0, 0
+
+    def rollback(self) -> None:
+        if self.open:
+            self.con.execute("ROLLBACK")
+        self.open, self.lines, self.rows = False, 0, 0
 
 
 def _fingerprint(path: Path) -> str:
@@ -190,6 +236,7 @@ def _ingest_file(
     run_id: str,
     settings: Settings,
     progress: ProgressFn | None,
+    txn: _Transaction,
 ) -> FileReport:
     key = str(path.resolve())
     fp = _fingerprint(path)
@@ -215,10 +262,7 @@ def _ingest_file(
         for prepared in prefetched:
             chunk = prepared.chunk
             batch = _Batch()
-            began = False
             try:
-                # staging writes temporary tables only; the transaction holds every write to
-                # the raw zone's own tables, so a batch lands whole or not at all
                 if isinstance(chunk, Document):
                     _stage_document(con, chunk.data, batch)
                     lines_done, offset = 1, len(chunk.data)
@@ -227,34 +271,16 @@ def _ingest_file(
                     if chunk.error:
                         last = chunk.first_line + len(chunk.lines)
                         batch.read += 1
-                        batch.quarantine.append(
-                            (last, "$", f"file could not be read to its end: {chunk.error}", b"")
-                        )
+                        reason = f"file could not be read to its end: {chunk.error}"
+                        batch.quarantine.append((last, "$", reason, b""))
                     lines_done, offset = chunk.first_line + len(chunk.lines) - 1, chunk.end_offset
-                con.execute("BEGIN TRANSACTION")
-                began = True
+                txn.begin()
                 counts = _commit_batch(con, batch, site, run_id, key)
                 counts.read, counts.blank_lines = batch.read, batch.blank
-                con.execute(
-                    "UPDATE ingest_files SET lines_done = ?, byte_offset = ?, updated_at = now() "
-                    "WHERE site = ? AND source_file = ?",
-                    [lines_done, offset, site, key],
-                )
-                con.execute(
-                    """UPDATE ingest_runs SET records_read = records_read + ?, stored = stored + ?,
-                       superseded = superseded + ?, duplicates = duplicates + ?,
-                       deleted = deleted + ?, quarantined = quarantined + ?,
-                       blank_lines = blank_lines + ? WHERE run_id = ?""",
-                    [counts.read, counts.stored, counts.superseded, counts.duplicates,
-                     counts.deleted, counts.quarantined, counts.blank_lines, run_id],
-                )  # fmt: skip
-                con.execute("COMMIT")
-            except BaseException:
-                if began:
-                    con.execute("ROLLBACK")
-                raise
+                _record_progress(con, counts, site, key, run_id, lines_done, offset)
             finally:
                 con.unregister("lines_in")
+            txn.done(1 if isinstance(chunk, Document) else len(chunk.lines), counts.stored)
             fr.add(counts)
             if progress:
                 progress(rel, offset)
@@ -264,6 +290,31 @@ def _ingest_file(
         [site, key],
     )
     return fr
+
+
+def _record_progress(
+    con: duckdb.DuckDBPyConnection,
+    counts: FileReport,
+    site: str,
+    key: str,
+    run_id: str,
+    lines_done: int,
+    offset: int,
+) -> None:
+    """Where the file's read has got to and the run's counters (inside the transaction)."""
+    con.execute(
+        "UPDATE ingest_files SET lines_done = ?, byte_offset = ?, updated_at = now() "
+        "WHERE site = ? AND source_file = ?",
+        [lines_done, offset, site, key],
+    )
+    con.execute(
+        """UPDATE ingest_runs SET records_read = records_read + ?, stored = stored + ?,
+           superseded = superseded + ?, duplicates = duplicates + ?,
+           deleted = deleted + ?, quarantined = quarantined + ?,
+           blank_lines = blank_lines + ? WHERE run_id = ?""",
+        [counts.read, counts.stored, counts.superseded, counts.duplicates,
+         counts.deleted, counts.quarantined, counts.blank_lines, run_id],
+    )  # fmt: skip
 
 
 _GOOD_RECORD = "NOT chk.bad AND NOT chk.blank AND chk.has_text"

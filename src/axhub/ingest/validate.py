@@ -76,7 +76,11 @@ def extract_paths(rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENTS) -> lis
 
 @functools.lru_cache(maxsize=16)
 def check_sql(
-    source: str, rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENTS, *, guarded: bool = True
+    source: str,
+    rules: tuple[RequiredElement, ...] = REQUIRED_ELEMENTS,
+    *,
+    guarded: bool = True,
+    with_text: bool = False,
 ) -> str:
     """SQL over ``source(seq, line, path, text)`` adding fields and a ``bad`` flag per row.
 
@@ -89,6 +93,7 @@ def check_sql(
     ``guarded=False`` gives the same flags without the guard that keeps the reference
     extraction away from lines that are not JSON: it costs a third less, and raises on a batch
     holding such a line, which is then checked again guarded (see ``pipeline._stage``).
+    ``with_text`` adds the ``text`` column to the output (bench/bench_ingest.py stores it).
     """
     paths = extract_paths(rules)
     pos = {p: i + 1 for i, p in enumerate(paths)}  # DuckDB lists are 1-based
@@ -132,7 +137,7 @@ def check_sql(
                {refs} AS refs
         FROM x
     )
-    SELECT seq, line, path, text IS NOT NULL AS has_text, blank,
+    SELECT seq, line, path, {"text, " if with_text else ""}text IS NOT NULL AS has_text, blank,
         CASE WHEN ok THEN f[1][2:-2] END AS resource_type,
         CASE WHEN ok THEN f[2][2:-2] END AS id,
         CASE WHEN ok THEN f[3][2:-2] END AS version_id,
