@@ -190,7 +190,7 @@ def test_crash_half_way_leaves_the_zone_consistent_and_a_rerun_finishes(
 
     src = ndjson(tmp_path / "Patient.ndjson", *[patient(f"p{i}") for i in range(50)], "{bad")
     settings.ingest_batch_lines = 10
-    real = pipeline._commit_batch
+    real = pipeline._record_progress
     calls = {"n": 0}
 
     def crashing(*args, **kwargs):
@@ -199,12 +199,12 @@ def test_crash_half_way_leaves_the_zone_consistent_and_a_rerun_finishes(
             raise KeyboardInterrupt("power cut")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_commit_batch", crashing)
+    monkeypatch.setattr(pipeline, "_record_progress", crashing)
     with pytest.raises(KeyboardInterrupt):
         ingest(src, site="knuh", settings=settings)
     assert raw("SELECT count(*) FROM resources") == [(20,)]  # two whole batches, no part
     assert raw("SELECT status FROM ingest_runs") == [("running",)]
-    monkeypatch.setattr(pipeline, "_commit_batch", real)
+    monkeypatch.setattr(pipeline, "_record_progress", real)
     report = ingest(src, site="knuh", settings=settings)
     assert report.files[0].note.startswith("resumed at line 21")
     assert (report.totals.read, report.totals.stored, report.totals.quarantined) == (31, 30, 1)
@@ -224,7 +224,7 @@ def test_one_transaction_spans_small_files_and_a_crash_undoes_all_of_it(
     ndjson(folder / "Patient.ndjson", *[patient(f"p{i}") for i in range(5)])
     ndjson(folder / "Patient2.ndjson", *[patient(f"q{i}") for i in range(5)])
     settings.ingest_batch_lines = 100
-    real = pipeline._commit_batch
+    real = pipeline._record_progress
     calls = {"n": 0}
 
     def crashing(*args, **kwargs):
@@ -233,12 +233,12 @@ def test_one_transaction_spans_small_files_and_a_crash_undoes_all_of_it(
             raise KeyboardInterrupt("power cut")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_commit_batch", crashing)
+    monkeypatch.setattr(pipeline, "_record_progress", crashing)
     with pytest.raises(KeyboardInterrupt):
         ingest(folder, site="knuh", settings=settings)
     assert raw("SELECT count(*) FROM resources") == [(0,)]
     assert raw("SELECT count(*) FROM ingest_files WHERE status = 'done'") == [(0,)]
-    monkeypatch.setattr(pipeline, "_commit_batch", real)
+    monkeypatch.setattr(pipeline, "_record_progress", real)
     report = ingest(folder, site="knuh", settings=settings)
     assert [f.note for f in report.files] == ["", ""]
     assert (report.totals.read, report.totals.stored) == (10, 10)

@@ -150,14 +150,14 @@ def ingest(
             "0, 0, 0, 0, 0, 0, 0, ?)",
             [run_id, site, report.source_path, __version__],
         )
+        jobs: list[_FileJob] = []
         for file_path, source in discover(root):
             rel = str(file_path.relative_to(root)) if root.is_dir() else file_path.name
             if not source.holds_resources:
                 report.skipped.append(FileReport(rel, source.describe(), note="not ingested"))
                 continue
-            fr = _ingest_file(con, file_path, rel, source, site, run_id, settings, progress, txn)
-            report.files.append(fr)
-            log.info("ingested %s: %d records read", rel, fr.read)
+            jobs.append(_plan_file(con, file_path, rel, source, site))
+        report.files = _ingest_files(con, jobs, site, run_id, settings, progress, txn)
         txn.commit()
         totals = report.totals
         if not totals.balanced:
@@ -227,69 +227,126 @@ def _fingerprint(path: Path) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{head}"
 
 
-def _ingest_file(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    rel: str,
-    source: Source,
-    site: str,
-    run_id: str,
-    settings: Settings,
-    progress: ProgressFn | None,
-    txn: _Transaction,
-) -> FileReport:
+@dataclass
+class _FileJob:
+    """A file to ingest and where its read starts (after an interrupted run, mid-file)."""
+
+    path: Path
+    rel: str
+    source: Source
+    key: str  # absolute path: the file's key in ingest_files and source_file
+    fingerprint: str
+    start_offset: int = 0
+    start_line: int = 1
+    note: str = ""
+
+
+def _plan_file(
+    con: duckdb.DuckDBPyConnection, path: Path, rel: str, source: Source, site: str
+) -> _FileJob:
     key = str(path.resolve())
-    fp = _fingerprint(path)
-    fr = FileReport(rel, source.describe())
-    start_offset, start_line = 0, 1
+    job = _FileJob(path, rel, source, key, _fingerprint(path))
     row = con.execute(
         "SELECT fingerprint, status, lines_done, byte_offset FROM ingest_files "
         "WHERE site = ? AND source_file = ?",
         [site, key],
     ).fetchone()
-    if row and source.resumable and row[0] == fp and row[1] == "partial" and row[2]:
-        start_offset, start_line = int(row[3]), int(row[2]) + 1
-        fr.note = f"resumed at line {start_line:,} after an interrupted run"
-    con.execute(
-        "INSERT OR REPLACE INTO ingest_files VALUES (?, ?, ?, 'partial', ?, ?, ?, now())",
-        [site, key, fp, start_line - 1, start_offset, run_id],
-    )
-    chunks = source.read(
-        path, max_lines=settings.ingest_batch_lines, start_offset=start_offset,
-        start_line=start_line,
-    )  # fmt: skip
-    with contextlib.closing(_prefetch(chunks, threads=settings.duckdb_threads)) as prefetched:
-        for prepared in prefetched:
-            chunk = prepared.chunk
-            batch = _Batch()
-            try:
-                if isinstance(chunk, Document):
-                    _stage_document(con, chunk.data, batch)
-                    lines_done, offset = 1, len(chunk.data)
-                else:
-                    _stage_lines(con, chunk, prepared, batch)
-                    if chunk.error:
-                        last = chunk.first_line + len(chunk.lines)
-                        batch.read += 1
-                        reason = f"file could not be read to its end: {chunk.error}"
-                        batch.quarantine.append((last, "$", reason, b""))
-                    lines_done, offset = chunk.first_line + len(chunk.lines) - 1, chunk.end_offset
-                txn.begin()
-                counts = _commit_batch(con, batch, site, run_id, key)
-                counts.read, counts.blank_lines = batch.read, batch.blank
-                _record_progress(con, counts, site, key, run_id, lines_done, offset)
-            finally:
-                con.unregister("lines_in")
-            txn.done(1 if isinstance(chunk, Document) else len(chunk.lines), counts.stored)
+    if row and source.resumable and row[0] == job.fingerprint and row[1] == "partial" and row[2]:
+        job.start_offset, job.start_line = int(row[3]), int(row[2]) + 1
+        job.note = f"resumed at line {job.start_line:,} after an interrupted run"
+    return job
+
+
+def _chunks(jobs: list[_FileJob], max_lines: int) -> Iterator[tuple[int, Chunk | None]]:
+    """The chunks of every file in turn, as (file number, chunk); (file number, None) ends a
+    file.  One stream for the whole run, so the next file is read and checked while the
+    current one is stored."""
+    for i, job in enumerate(jobs):
+        chunks = job.source.read(
+            job.path, max_lines=max_lines, start_offset=job.start_offset,
+            start_line=job.start_line,
+        )  # fmt: skip
+        for chunk in chunks:
+            yield i, chunk
+        yield i, None
+
+
+def _ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    jobs: list[_FileJob],
+    site: str,
+    run_id: str,
+    settings: Settings,
+    progress: ProgressFn | None,
+    txn: _Transaction,
+) -> list[FileReport]:
+    reports = [FileReport(job.rel, job.source.describe(), note=job.note) for job in jobs]
+    started = -1
+    stream = _prefetch(_chunks(jobs, settings.ingest_batch_lines), threads=settings.duckdb_threads)
+    with contextlib.closing(stream) as prefetched:
+        for i, prepared in prefetched:
+            job, fr = jobs[i], reports[i]
+            if i != started:
+                started = i
+                con.execute(
+                    "INSERT OR REPLACE INTO ingest_files VALUES "
+                    "(?, ?, ?, 'partial', ?, ?, ?, now())",
+                    [site, job.key, job.fingerprint, job.start_line - 1, job.start_offset,
+                     run_id],
+                )  # fmt: skip
+            if prepared is None:  # the file's end
+                con.execute(
+                    "UPDATE ingest_files SET status = 'done', updated_at = now() "
+                    "WHERE site = ? AND source_file = ?",
+                    [site, job.key],
+                )
+                log.info("ingested %s: %d records read", job.rel, fr.read)
+                continue
+            counts, offset = _ingest_chunk(con, prepared, site, run_id, job.key, txn)
             fr.add(counts)
             if progress:
-                progress(rel, offset)
-    con.execute(
-        "UPDATE ingest_files SET status = 'done', updated_at = now() "
-        "WHERE site = ? AND source_file = ?",
-        [site, key],
-    )
-    return fr
+                progress(job.rel, offset)
+    return reports
+
+
+def _ingest_chunk(
+    con: duckdb.DuckDBPyConnection,
+    prepared: _Prepared,
+    site: str,
+    run_id: str,
+    key: str,
+    txn: _Transaction,
+) -> tuple[FileReport, int]:
+    """Store one chunk inside the run's transaction; its counts and the file offset after it."""
+    chunk = prepared.chunk
+    batch = _Batch()
+    try:
+        counts = None
+        if isinstance(chunk, Document):
+            _stage_document(con, chunk.data, batch)
+            lines_done, offset = 1, len(chunk.data)
+        else:
+            lines_done, offset = chunk.first_line + len(chunk.lines) - 1, chunk.end_offset
+            if prepared.clean_blank is not None and not chunk.error:
+                txn.begin()
+                counts = _append_clean(con, prepared, site, run_id, key)
+            if counts is None:
+                _stage_lines(con, chunk, prepared, batch)
+            if chunk.error:
+                last = chunk.first_line + len(chunk.lines)
+                batch.read += 1
+                reason = f"file could not be read to its end: {chunk.error}"
+                batch.quarantine.append((last, "$", reason, b""))
+        if counts is None:
+            txn.begin()
+            counts = _commit_batch(con, batch, site, run_id, key)
+            counts.read, counts.blank_lines = batch.read, batch.blank
+        _record_progress(con, counts, site, key, run_id, lines_done, offset)
+    finally:
+        con.unregister("lines_in")
+        con.unregister("chk")
+    txn.done(1 if isinstance(chunk, Document) else len(chunk.lines), counts.stored)
+    return counts, offset
 
 
 def _record_progress(
@@ -353,6 +410,9 @@ class _Prepared:
     chunk: Chunk
     records: pa.Table | None = None  # (seq, line, path, text) when every line is UTF-8
     checked: pa.Table | None = None  # ``check_sql`` over ``records``
+    #: the number of blank lines when the batch is clean: every other line passed the
+    #: vectorised check, none is a Bundle, no key repeats, ``checked`` is in line order
+    clean_blank: int | None = None
 
 
 def _records(text: pa.Array, first_line: int) -> pa.Table:
@@ -383,9 +443,43 @@ def _prepare(chunk: Chunk, checker: duckdb.DuckDBPyConnection) -> _Prepared:
     records = _records(text, chunk.first_line)
     checker.register("lines_in", records)
     try:
-        return _Prepared(chunk, records, _check(checker, "lines_in"))
+        checked = _check(checker, "lines_in")
+        checker.register("chk", checked)
+        flagged, blank, repeated, misordered = checker.execute(_CLEAN_SQL).fetchall()[0]
     finally:
         checker.unregister("lines_in")
+        checker.unregister("chk")
+    clean = not (flagged or repeated or misordered)
+    return _Prepared(chunk, records, checked, int(blank) if clean else None)
+
+
+#: Over ``chk``, the check of ``lines_in``: lines to look at again (flagged, Bundles), blank
+#: lines, lines repeating a key of the batch, and rows out of line order.
+_CLEAN_SQL = """
+SELECT count(*) FILTER (WHERE bad OR is_bundle OR NOT has_text),
+       count(*) FILTER (WHERE blank),
+       (SELECT count(*) - count(DISTINCT (resource_type, id)) FROM chk WHERE NOT blank),
+       (SELECT count(*) FROM lines_in l POSITIONAL JOIN chk c WHERE l.seq IS DISTINCT FROM c.seq)
+FROM chk
+"""
+
+
+def _append_clean(
+    con: duckdb.DuckDBPyConnection, prepared: _Prepared, site: str, run_id: str, key: str
+) -> FileReport | None:
+    """Store a clean batch (see :class:`_Prepared`) without staging it, when its keys are new
+    to the site (:func:`rawzone.append_clean`); None when it must be merged."""
+    assert prepared.records is not None and prepared.checked is not None
+    assert prepared.clean_blank is not None
+    con.register("lines_in", prepared.records)
+    con.register("chk", prepared.checked)
+    stored = rawzone.append_clean(con, site, run_id, key)
+    if stored is None:
+        return None
+    out = FileReport(key, "")
+    out.stored, out.blank_lines = stored, prepared.clean_blank
+    out.read = len(prepared.records) - prepared.clean_blank
+    return out
 
 
 def _check(con: duckdb.DuckDBPyConnection, source: str) -> pa.Table:
@@ -398,8 +492,8 @@ def _check(con: duckdb.DuckDBPyConnection, source: str) -> pa.Table:
 
 
 def _prefetch(
-    chunks: Iterator[Chunk], *, threads: int = 0, depth: int = 1
-) -> Generator[_Prepared, None, None]:
+    chunks: Iterator[tuple[int, Chunk | None]], *, threads: int = 0, depth: int = 1
+) -> Generator[tuple[int, _Prepared | None], None, None]:
     """Read and check the next chunks in two threads while the current one is merged.
 
     DuckDB releases the GIL while it works, so three stages overlap: one thread reads the file
@@ -414,13 +508,15 @@ def _prefetch(
     return _in_thread(checked, "ingest-check", depth)
 
 
-def _checked(chunks: Iterator[Chunk], threads: int) -> Generator[_Prepared, None, None]:
+def _checked(
+    chunks: Iterator[tuple[int, Chunk | None]], threads: int
+) -> Generator[tuple[int, _Prepared | None], None, None]:
     checker = duckdb.connect()
     try:
         if threads:
             checker.execute(f"SET threads = {int(threads)}")
-        for chunk in chunks:
-            yield _prepare(chunk, checker)
+        for i, chunk in chunks:
+            yield i, None if chunk is None else _prepare(chunk, checker)
     finally:
         checker.close()
 
@@ -534,13 +630,10 @@ def _stage(
     """Check the records of ``source`` and add the good ones to ``st``.
 
     ``checked`` is the check of ``source`` already made (in the checking thread), else it is
-    made here.
+    made here.  It is registered as ``chk`` (the Arrow table itself, not a copy) until the
+    batch ends.
     """
-    con.register("checked_in", _check(con, source) if checked is None else checked)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE chk AS SELECT * FROM checked_in")
-    finally:
-        con.unregister("checked_in")
+    con.register("chk", _check(con, source) if checked is None else checked)
     counts = con.execute(
         "SELECT count(*) FILTER (WHERE blank), count(*) FILTER (WHERE NOT blank AND has_text) "
         "FROM chk"

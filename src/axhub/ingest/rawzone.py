@@ -139,6 +139,47 @@ def apply_deletions(
     return int(row[0]) if row else 0
 
 
+def _known_keys(keys: str) -> str:
+    """SQL counting the site's ($1) stored keys, current or in history, found in ``keys``
+    (a relation with resource_type and id).  Only the row groups of the batch's resource
+    types are read (the others are skipped by their statistics)."""
+    types = f"(SELECT resource_type FROM {keys})"
+    return f"""
+        SELECT count(*) FROM (
+            SELECT resource_type, id FROM resources
+            WHERE site = $1 AND resource_type IN {types}
+            UNION ALL
+            SELECT resource_type, id FROM resource_history
+            WHERE site = $1 AND resource_type IN {types}
+        ) k SEMI JOIN {keys} USING (resource_type, id)"""
+
+
+def append_clean(
+    con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: str
+) -> int | None:
+    """Append a batch of NDJSON lines that needs no merge, if its keys are new to the site.
+
+    ``lines_in`` holds the lines and ``chk`` their check, row for row (in order), where
+    every line passed, none is a Bundle and no key repeats (``pipeline._prepare`` made sure
+    in the checking thread).  When no key is stored for the site, current or in history, the
+    non-blank lines are appended and their number returned; otherwise nothing is written and
+    None returned (the batch then goes through :func:`merge`).
+    """
+    known = con.execute(_known_keys("chk"), [site]).fetchall()[0][0]
+    if known:
+        return None
+    inserted = con.execute(
+        """
+        INSERT INTO resources
+        SELECT $1, c.resource_type, c.id, c.version_id,
+               try_cast(c.last_updated AS TIMESTAMPTZ), l.text, $3, c.line, $2
+        FROM lines_in l POSITIONAL JOIN chk c WHERE NOT c.blank
+        """,
+        [site, run_id, source_file],
+    ).fetchall()
+    return int(inserted[0][0])
+
+
 def append_new(
     con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: str, good: str
 ) -> int | None:
@@ -153,13 +194,10 @@ def append_new(
     Measured: 0.7 instead of 1.9 CPU-s per 100 MB of new resources.
     """
     row = con.execute(
-        """
+        f"""
         SELECT (SELECT count(*) FROM xt),
                (SELECT count(*) - count(DISTINCT (resource_type, id)) FROM st),
-               (SELECT count(*) FROM st WHERE (resource_type, id) IN (
-                    SELECT (resource_type, id) FROM resources WHERE site = $1
-                    UNION ALL
-                    SELECT (resource_type, id) FROM resource_history WHERE site = $1)),
+               ({_known_keys("st")}),
                (SELECT count(*) FROM lines_in l POSITIONAL JOIN chk c
                 WHERE l.seq IS DISTINCT FROM c.seq),
                (SELECT count(*) FROM st)
