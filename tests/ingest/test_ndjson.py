@@ -6,6 +6,8 @@ import gzip
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from axhub.fhir.ndjson import read_line_blocks
 
@@ -56,3 +58,31 @@ def test_truncated_gzip_yields_what_was_read_and_reports_the_error(tmp_path):
     assert all(b.error is None for b in blocks[:-1])
     n = sum(len(b.lines) for b in blocks)
     assert 0 < n < 2000
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(st.binary(max_size=40).map(lambda b: b.translate(None, b"\r\n")), max_size=30),
+    crlf=st.lists(st.booleans(), min_size=30, max_size=30),
+    final_newline=st.booleans(),
+    block_bytes=st.integers(1, 200),
+)
+def test_views_point_at_exactly_each_line(tmp_path, lines, crlf, final_newline, block_bytes):
+    """Any bytes, short (held inline in the view) or long (pointing into the block), with
+    LF or CRLF endings and any block size: the view array is valid and holds the lines."""
+    lines = [x for x in lines if not x.startswith(b"\xef\xbb\xbf")]
+    ends = [b"\r\n" if c else b"\n" for c in crlf[: len(lines)]]
+    data = b"".join(line + end for line, end in zip(lines, ends, strict=True))
+    if lines and not final_newline:
+        data = data[: -len(ends[-1])]
+        if lines[-1] == b"":  # an empty last line without its newline is no line at all
+            lines = lines[:-1]
+    p = tmp_path / "v.ndjson"
+    p.write_bytes(data)
+    got = []
+    for block in read_line_blocks(p, block_bytes=block_bytes, max_lines=7):
+        block.lines.validate(full=True)
+        got += block.lines.to_pylist()
+    assert got == lines

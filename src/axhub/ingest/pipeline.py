@@ -380,7 +380,7 @@ _GOOD_LINE = _GOOD_RECORD + " AND NOT chk.is_bundle"  # Bundle lines are unpacke
 _SCAN_ROWS = 16_384  # rows per Arrow record batch handed to DuckDB
 
 _TEXT_SCHEMA = pa.schema(
-    [("seq", pa.int64()), ("line", pa.int64()), ("path", pa.string()), ("text", pa.string())]
+    [("seq", pa.int64()), ("line", pa.int64()), ("path", pa.string()), ("text", pa.string_view())]
 )
 
 
@@ -437,7 +437,7 @@ def _prepare(chunk: Chunk, checker: duckdb.DuckDBPyConnection) -> _Prepared:
     if isinstance(chunk, Document):
         return _Prepared(chunk)
     try:
-        text = chunk.lines.cast(pa.string())
+        text = chunk.lines.cast(pa.string_view())  # checks UTF-8; the views stay as they are
     except pa.ArrowInvalid:
         return _Prepared(chunk)
     records = _records(text, chunk.first_line)
@@ -492,16 +492,17 @@ def _check(con: duckdb.DuckDBPyConnection, source: str) -> pa.Table:
 
 
 def _prefetch(
-    chunks: Iterator[tuple[int, Chunk | None]], *, threads: int = 0, depth: int = 1
+    chunks: Iterator[tuple[int, Chunk | None]], *, threads: int = 0, depth: int = 2
 ) -> Generator[tuple[int, _Prepared | None], None, None]:
     """Read and check the next chunks in two threads while the current one is merged.
 
-    DuckDB releases the GIL while it works, so three stages overlap: one thread reads the file
-    and finds its lines (block N+2), one checks their encoding and runs the vectorised check
-    in its own in-memory DuckDB (:func:`_prepare`, block N+1), and the caller's connection
-    stores block N.  At most ``depth`` chunks wait between stages, so memory stays bounded by
-    the batch size.  An error in a stage is raised here, in order; when the consumer stops
-    early the stages stop too.  ``threads`` is the checker's DuckDB threads (0: DuckDB's
+    DuckDB releases the GIL while it works, so three stages overlap: one thread reads the
+    files and finds their lines, one checks their encoding and runs the vectorised check in
+    its own in-memory DuckDB (:func:`_prepare`), and the caller's connection stores.  At most
+    ``depth`` chunks wait between stages, so memory stays bounded by the batch size; two let
+    the checker run on while the store commits (measured: 6.5 instead of 7.5 s per 732 MB).
+    An error in a stage is raised here, in order; when the consumer stops early the stages
+    stop too.  ``threads`` is the checker's DuckDB threads (0: DuckDB's
     default, one per core).
     """
     checked = _checked(_in_thread(chunks, "ingest-reader", depth), threads)
@@ -595,7 +596,7 @@ def _decode_lines(lines: pa.Array, line_no: np.ndarray, batch: _Batch) -> pa.Arr
             batch.read += 1
             reason = f"invalid UTF-8 at byte {exc.start} of the line"
             batch.quarantine.append((line, "$", reason, raw.rstrip(b"\r\n")))
-    return pa.array(out, type=pa.string())
+    return pa.array(out, type=pa.string_view())
 
 
 def _stage_document(con: duckdb.DuckDBPyConnection, data: bytes, batch: _Batch) -> None:
@@ -709,7 +710,7 @@ def _unpack(
             pa.array(seq + np.arange(1, n + 1, dtype=np.int64)),
             pa.array(np.full(n, line, dtype=np.int64)),
             pa.array([r.path for r in unpacked.resources], pa.string()),
-            pa.array([r.text.decode("utf-8") for r in unpacked.resources], pa.string()),
+            pa.array([r.text.decode("utf-8") for r in unpacked.resources], pa.string_view()),
         ],
         schema=_TEXT_SCHEMA,
     )
