@@ -77,7 +77,9 @@ sql = compile_view(vd, eng.dialect, source).sql
 row = eng.con.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD)").fetchone()
 seconds = time.perf_counter() - started
 print(json.dumps({"resources": n, "rows": row[0], "seconds": seconds,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  # VmHWM, not ru_maxrss (which Linux carries over from the parent)
+                  "peak_rss_mb": next(int(x.split()[1]) for x in open("/proc/self/status")
+                                      if x.startswith("VmHWM:")) / 1024}))
 """
 
 
