@@ -117,6 +117,7 @@ class _Batch:
     read: int = 0
     blank: int = 0
     lines: bool = False  # the batch is NDJSON lines (``lines_in`` is what ``chk`` checked)
+    known: bool = False  # a key of the batch is already stored (found by append_clean)
 
 
 def ingest(
@@ -330,6 +331,7 @@ def _ingest_chunk(
             if prepared.clean_blank is not None and not chunk.error:
                 txn.begin()
                 counts = _append_clean(con, prepared, site, run_id, key)
+                batch.known = counts is None
             if counts is None:
                 _stage_lines(con, chunk, prepared, batch)
             if chunk.error:
@@ -769,7 +771,7 @@ def _commit_batch(
         out.deleted = rawzone.apply_deletions(con, site, run_id, source_file)
     appended = (
         rawzone.append_new(con, site, run_id, source_file, _GOOD_LINE.replace("chk.", "c."))
-        if batch.lines and not batch.deletions
+        if batch.lines and not batch.deletions and not batch.known
         else None
     )
     if appended is not None:
