@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     no_serve: bool = Field(
         default=False, description="When true, `axhub demo` finishes without serving the web UI."
     )
+    llm_base_url: str = Field(
+        default="",
+        description="OpenAI-compatible endpoint (vLLM, Ollama, llama-server) that may rephrase "
+        "approved patient messages, e.g. 'http://127.0.0.1:8000/v1' (empty = templates only).",
+    )
+    llm_model: str = Field(default="local", description="Model name sent to that endpoint.")
+    llm_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token for that endpoint, if it needs one."
+    )
+    llm_timeout: float = Field(default=10.0, description="Seconds per language-model request.")
 
     @property
     def raw_zone_path(self) -> Path:

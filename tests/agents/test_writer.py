@@ -136,7 +136,15 @@ def test_templates_exist_in_both_languages_and_name_a_source() -> None:
         assert guard.HANGUL.search(t.ko)
 
 
-def test_config_from_env() -> None:
-    assert LLMConfig.from_env({}) is None
-    cfg = LLMConfig.from_env({"AXHUB_LLM_BASE_URL": "http://x/v1", "AXHUB_LLM_MODEL": "m"})
-    assert cfg is not None and (cfg.base_url, cfg.model, cfg.timeout_s) == ("http://x/v1", "m", 10)
+def test_config_from_settings(monkeypatch) -> None:
+    from axhub.config import Settings
+
+    monkeypatch.delenv("AXHUB_LLM_BASE_URL", raising=False)
+    assert LLMConfig.from_settings(Settings()) is None
+    monkeypatch.setenv("AXHUB_LLM_BASE_URL", "http://x/v1")
+    monkeypatch.setenv("AXHUB_LLM_MODEL", "m")
+    monkeypatch.setenv("AXHUB_LLM_API_KEY", "k")
+    cfg = LLMConfig.from_settings(Settings())
+    assert cfg is not None
+    assert (cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_s) == ("http://x/v1", "m", "k", 10)
+    assert "llm_api_key" not in Settings().public_dict()  # never written to a manifest

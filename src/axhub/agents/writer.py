@@ -11,7 +11,6 @@ action: the planner is deterministic (decision record 0112).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ import httpx
 
 from axhub.agents import guard
 from axhub.agents.templates import template
+from axhub.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
 
 @dataclass(frozen=True)
 class LLMConfig:
-    """An OpenAI-compatible endpoint; read from ``AXHUB_LLM_*`` variables by the CLI."""
+    """An OpenAI-compatible endpoint; from the ``llm_*`` settings (``AXHUB_LLM_*``)."""
 
     base_url: str
     model: str
@@ -41,16 +41,16 @@ class LLMConfig:
     timeout_s: float = 10.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LLMConfig | None:
-        env = os.environ if env is None else env
-        url = env.get("AXHUB_LLM_BASE_URL", "").strip()
+    def from_settings(cls, settings: Settings) -> LLMConfig | None:
+        """The configured endpoint, or None when ``llm_base_url`` is empty (templates only)."""
+        url = settings.llm_base_url.strip()
         if not url:
             return None
         return cls(
             base_url=url,
-            model=env.get("AXHUB_LLM_MODEL", "local"),
-            api_key=env.get("AXHUB_LLM_API_KEY", ""),
-            timeout_s=float(env.get("AXHUB_LLM_TIMEOUT", "10")),
+            model=settings.llm_model,
+            api_key=settings.llm_api_key.get_secret_value(),
+            timeout_s=settings.llm_timeout,
         )
 
 

@@ -90,7 +90,7 @@ def worklist_command(
         s = settings()
         rt = AgentRuntime(
             CareStore.open(s), GovernedStore(s), care_team=team, on_behalf_of=on_behalf_of,
-            writer=MessageWriter(LLMConfig.from_env()),
+            writer=MessageWriter(LLMConfig.from_settings(s)),
         )  # fmt: skip
         result, items = CareAgents(rt).coordinate(utcnow(), language=language)
         for rank, it in enumerate(items[:limit], 1):
