@@ -105,3 +105,27 @@ def test_cli_errors_are_clear(env, tmp_path) -> None:
     assert r.exit_code == 7 and "line 1" in r.output and "expected 1" in r.output
     r = run("audit", "export", "--data-dir", d)
     assert r.exit_code == 7
+
+
+def test_a_steward_imports_research_data_through_the_cli(env, tmp_path) -> None:
+    from .test_research_data import OUTCOMES
+
+    d = str(env.data_dir)
+    mapping = tmp_path / "links.parquet"
+    pq.write_table(pa.table(MAPPING), mapping)
+    r = run("governance", "deidentify", "--data-dir", d, "--mapping", str(mapping))
+    assert r.exit_code == 0, r.output
+    data = tmp_path / "outcomes.parquet"
+    pq.write_table(OUTCOMES, data)
+    args = ["governance", "research-import", "outcomes", str(data), "--data-dir", d]
+    r = run(*args, "--columns", "event,date", "--provenance", "registry 2030", "--operator", "st")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert (report["records"], report["unknown_records"], report["persons"]) == (5, 2, 2)
+    assert "김영희" not in r.stdout  # the name column is not imported, nor echoed
+
+    r = run(*args, "--columns", "event,name", "--provenance", "x")
+    assert r.exit_code != 0 and "name" in r.output  # identifier-like column refused, named
+    r = run("governance", "research-import", "outcomes", str(tmp_path / "no.csv"),
+            "--columns", "event", "--provenance", "x", "--data-dir", d)  # fmt: skip
+    assert r.exit_code != 0 and "research data file not found" in r.output

@@ -41,19 +41,19 @@ def _operator(operator: str | None) -> Principal:
     return Principal(operator or getpass.getuser(), Role.OPERATOR)
 
 
-def _read_mapping(path: Path) -> pa.Table:
+def _read_table(path: Path, what: str = "mapping") -> pa.Table:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from axhub.errors import InputError
 
     if not path.exists():
-        raise InputError(f"mapping file not found: {path}", path=str(path))
+        raise InputError(f"{what} file not found: {path}", path=str(path))
     if path.suffix == ".parquet":
         return pq.read_table(path)
     if path.suffix == ".csv":
         return pacsv.read_csv(path)
-    raise InputError("mapping must be .parquet or .csv", path=str(path), field="suffix")
+    raise InputError(f"{what} must be .parquet or .csv", path=str(path), field="suffix")
 
 
 @governance_app.command("deidentify")
@@ -73,8 +73,42 @@ def deidentify_command(
     @handle_errors
     def run() -> None:
         store = _store(data_dir)
-        table = _read_mapping(mapping) if mapping is not None else None
+        table = _read_table(mapping) if mapping is not None else None
         report = store.deidentify(_operator(operator), table)
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+
+    run()
+
+
+@governance_app.command("research-import")
+def research_import_command(
+    dataset: str = typer.Argument(..., help="Dataset name, e.g. 'outcomes' or 'metabolomics'."),
+    file: Path = typer.Argument(
+        ..., help="Table keyed by site record (site, patient_id, ...) as .parquet or .csv."
+    ),
+    columns: str = typer.Option(
+        ..., "--columns", help="Value columns to import, comma-separated (the allow-list)."
+    ),
+    provenance: str = typer.Option(
+        ..., "--provenance", help="Where the data comes from (kept with the dataset and audited)."
+    ),
+    data_dir: Path | None = _DATA_DIR,
+    operator: str | None = _OPERATOR,
+) -> None:
+    """Import research measurements keyed by site record into the integrated zone.
+
+    Rows enter under the zone person pseudonym; identifier-like columns are refused; records
+    the zone does not know are counted, not imported.  Projects read the dataset with scope
+    ``research:<dataset>``."""
+    from axhub.cli.main import handle_errors
+
+    @handle_errors
+    def run() -> None:
+        table = _read_table(file, "research data")
+        names = [c.strip() for c in columns.split(",") if c.strip()]
+        report = _store(data_dir).import_research_data(
+            _operator(operator), dataset, table, names, provenance=provenance
+        )
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
 
     run()
