@@ -6,6 +6,8 @@ Measures, in one run on the same data:
     parse + re-serialise of every resource (the least any rebuild of the JSON must do);
   * a governed research read (consent anti-join + per-project re-keying) next to a plain
     `SELECT *` of the integrated zone;
+  * a clinician's one-person read (what the patient summary asks for), p50 and p90 over 40
+    persons of the clinician's site, next to a plain one-person SELECT on an open connection;
   * audit verification per entry.
 
     .venv/bin/python bench/bench_governance.py [--people N] [--quick]
@@ -87,6 +89,28 @@ def main() -> None:
                 "WHERE resource_type IN ('Patient', 'Condition', 'Observation')"
             ).to_arrow_table()
         )
+        site = sorted(p.name for p in (root / "region" / "sites").iterdir())[0]
+        persons = [
+            r[0]
+            for r in icon.execute(
+                "SELECT DISTINCT person_id FROM person_keys WHERE site = ? ORDER BY 1", [site]
+            ).fetchall()
+        ]
+        sample = persons[:: max(1, len(persons) // 40)][:40]
+        clin = Principal("bench-clin", Role.CLINICIAN, site=site)
+        types = ["Patient", "Condition", "Observation", "MedicationRequest", "Encounter"]
+        person_ms, plain_ms = [], []
+        for pid in sample:
+            dt_read, _ = timed(lambda pid=pid: store.read(clin, "treatment", types, persons=[pid]))
+            person_ms.append(dt_read * 1000)
+            dt_plain, _ = timed(
+                lambda pid=pid: icon.execute(
+                    "SELECT * FROM resources WHERE person_id = ? AND resource_type IN "
+                    "('Patient', 'Condition', 'Observation', 'MedicationRequest', 'Encounter')",
+                    [pid],
+                ).fetchall()
+            )
+            plain_ms.append(dt_plain * 1000)
         icon.close()
         t_verify, ver = timed(store.audit.verify)
 
@@ -104,6 +128,12 @@ def main() -> None:
         (f"audit verify ({ver.entries} entries)", t_verify, ver.entries),
     ):
         print(f"{name:44} {secs:8.2f} {n / secs if secs else 0:12,.0f}")
+    person_ms.sort()
+    plain_ms.sort()
+    mid, p90 = len(person_ms) // 2, int(len(person_ms) * 0.9)
+    print(f"clinician one-person read ({len(person_ms)} persons): p50 {person_ms[mid]:.1f} ms, "
+          f"p90 {person_ms[p90]:.1f} ms; reference plain SELECT on an open connection: "
+          f"p50 {plain_ms[mid]:.1f} ms, p90 {plain_ms[p90]:.1f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -332,3 +332,22 @@ def test_consents_sent_through_ingest_are_imported_per_site(settings, tmp_path) 
         store.import_consent_from_raw(OP)
     assert exc.value.path.endswith("Consent.000.ndjson") and exc.value.line == 1
     assert exc.value.field == "status"
+
+
+def test_known_sites_follow_the_zone_as_it_changes(tmp_path) -> None:
+    """known_sites is cached per zone file state: a site added later is seen at once."""
+    import duckdb
+
+    from axhub.governance.consent import known_sites
+
+    settings = Settings(data_dir=tmp_path)
+    assert known_sites(settings) == []
+    write_raw_zone(settings.raw_zone_path, [("knuh", {"resourceType": "Patient", "id": "k1"})])
+    assert known_sites(settings) == ["knuh"]
+    assert known_sites(settings) == ["knuh"]  # from the cache
+    con = duckdb.connect(str(settings.raw_zone_path))
+    con.execute(
+        "INSERT INTO resources VALUES ('phc', 'Patient', 'p1', '1', now(), '{}', 'f', 1, 'r2')"
+    )
+    con.close()
+    assert known_sites(settings) == ["knuh", "phc"]

@@ -184,7 +184,11 @@ def deidentify(
         for rtype in sorted(allowlist.types):
             if rtype not in report.resources_in:
                 continue
-            con.execute(f"INSERT INTO out.resources {resource_sql(allowlist, rtype)}")
+            # clustered by person: a one-person read skips the other row groups' segments
+            con.execute(
+                f"INSERT INTO out.resources SELECT * FROM ({resource_sql(allowlist, rtype)}) "
+                "ORDER BY person_id"
+            )
         out_counts = con.execute(
             "SELECT resource_type, count(*) FROM out.resources GROUP BY 1"
         ).fetchall()
