@@ -329,3 +329,15 @@ def test_a_raw_zone_from_before_the_content_hash_removal_is_upgraded(tmp_path, s
     assert raw("SELECT id FROM resources ORDER BY id") == [("p0",), ("p1",)]
     cols = [r[0] for r in raw("DESCRIBE resources")]
     assert "content_hash" not in cols
+
+
+def test_duckdb_draws_no_progress_bar_into_the_commands_output(tmp_path):
+    """DuckDB draws a progress bar for any statement over 2 s, into the command's output; the
+    raw zone's connection switches it off (as do the checker's, the engine's and de-id's)."""
+    from axhub.ingest import rawzone
+
+    con = rawzone.connect(str(tmp_path / "raw.duckdb"))
+    try:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    finally:
+        con.close()

@@ -145,6 +145,7 @@ def deidentify(
         p.unlink(missing_ok=True)
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")  # would print into command output
         con.execute(f"ATTACH {_lit(str(raw_path))} AS raw (READ_ONLY)")
         register_sql(con, "zone_pseudo", keys.key(ZONE_KEY))
         _load_mapping(con, mapping)

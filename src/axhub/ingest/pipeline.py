@@ -515,6 +515,7 @@ def _checked(
     chunks: Iterator[tuple[int, Chunk | None]], threads: int
 ) -> Generator[tuple[int, _Prepared | None], None, None]:
     checker = duckdb.connect()
+    checker.execute("SET enable_progress_bar = false")
     try:
         if threads:
             checker.execute(f"SET threads = {int(threads)}")

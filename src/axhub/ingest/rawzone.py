@@ -76,6 +76,9 @@ def connect(path: str, *, threads: int = 0, memory_limit: str = "") -> duckdb.Du
             path=path,
             reason=str(exc).splitlines()[0],
         ) from None
+    # no DuckDB progress bar: it would print into the command's output (the CLI has its own)
+    # whenever a statement runs for more than two seconds
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
