@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-#: Bytes read per block.  Each block's lines are merged in one transaction, so the block
-#: bounds memory; 128 MB makes most batches large enough for DuckDB to write their rows
-#: straight to the database file instead of through its write-ahead log (bench_ingest.py).
+#: Bytes read per block.  Ingest stores each block's lines as one batch, so the block (times
+#: the few blocks in flight) bounds memory; fewer, larger batches cost less per byte
+#: (bench_ingest.py, decisions 0027 and 0028).
 BLOCK_BYTES = 128 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
