@@ -171,12 +171,20 @@ def append_clean(
     known = con.execute(_known_keys("chk"), [site]).fetchall()[0][0]
     if known:
         return None
+    return _insert_lines(con, site, run_id, source_file, "NOT c.blank")
+
+
+def _insert_lines(
+    con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: str, where: str
+) -> int:
+    """Append the lines of ``lines_in`` whose check row in ``chk`` (alias c, same order)
+    matches ``where``; the number appended."""
     inserted = con.execute(
-        """
+        f"""
         INSERT INTO resources
         SELECT $1, c.resource_type, c.id, c.version_id,
                try_cast(c.last_updated AS TIMESTAMPTZ), l.text, $3, c.line, $2
-        FROM lines_in l POSITIONAL JOIN chk c WHERE NOT c.blank
+        FROM lines_in l POSITIONAL JOIN chk c WHERE {where}
         """,
         [site, run_id, source_file],
     ).fetchall()
@@ -209,16 +217,9 @@ def append_new(
     ).fetchone()
     if row is None or any(row[:4]):
         return None
-    con.execute(
-        f"""
-        INSERT INTO resources
-        SELECT $1, c.resource_type, c.id, c.version_id,
-               try_cast(c.last_updated AS TIMESTAMPTZ), l.text, $3, c.line, $2
-        FROM lines_in l POSITIONAL JOIN chk c WHERE {good}
-        """,
-        [site, run_id, source_file],
-    )
-    return int(row[4])
+    stored = _insert_lines(con, site, run_id, source_file, good)
+    assert stored == row[4], "the good lines of chk are the rows of st"
+    return stored
 
 
 def merge(con: duckdb.DuckDBPyConnection, site: str, run_id: str, source_file: str) -> MergeCounts:
