@@ -58,6 +58,52 @@ def _axhub(*args: str, log: Path, home: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a SuperLink certificate for 127.0.0.1 (PEM files: CA, cert, key)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    valid = (now - dt.timedelta(minutes=5), now + dt.timedelta(days=1))
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "axhub test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0]).not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0]).not_valid_after(valid[1])
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = (folder / "ca.pem", folder / "superlink.pem", folder / "superlink.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the process group (Flower's processes do not all stop on SIGTERM)."""
     with contextlib.suppress(ProcessLookupError):
@@ -71,9 +117,11 @@ def flower_run(federation: Federation, tmp_path_factory: pytest.TempPathFactory)
     root = tmp_path_factory.mktemp("flower")
     port = _free_port()
     superlink = f"127.0.0.1:{port}"
+    ca, cert, key = _tls_files(root / "tls")  # the whole run goes over TLS
     procs = {
         "superlink": _axhub(
-            "coordinator", "superlink", "--port", str(port),
+            "coordinator", "superlink", "--port", str(port), "--ssl-ca-certfile", str(ca),
+            "--ssl-certfile", str(cert), "--ssl-keyfile", str(key),
             log=root / "superlink.log", home=root / "superlink",
         )
     }  # fmt: skip
@@ -82,6 +130,7 @@ def flower_run(federation: Federation, tmp_path_factory: pytest.TempPathFactory)
             "node", "supernode", "--site", site,
             "--data-dir", str(federation.nodes[site].data_dir),
             "--superlink", superlink, "--port", str(_free_port()),
+            "--root-certificates", str(ca),
             log=root / f"{site}.log", home=root / site,
         )  # fmt: skip
     victim_log = root / f"{VICTIM}.log"
@@ -111,6 +160,7 @@ def flower_run(federation: Federation, tmp_path_factory: pytest.TempPathFactory)
         cmd = [
             sys.executable, "-c", "from axhub.cli.main import app; app()",
             "coordinator", "train", "--runtime", "flower", "--superlink", superlink,
+            "--root-certificates", str(ca),
             "--project", federation.project, "--researcher", federation.researcher,
             "--model", MODEL, "--rounds", str(ROUNDS), "--epochs", "20", "--mu", "0.1",
             "--expected-sites", str(len(TRAINING_SITES)), "--timeout", str(ROUND_TIMEOUT),
@@ -120,6 +170,8 @@ def flower_run(federation: Federation, tmp_path_factory: pytest.TempPathFactory)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         out = json.loads(done.stdout)
         out["_wall"] = time.monotonic() - t0
+        log = (root / "superlink.log").read_text(errors="replace")
+        assert f"https://{superlink}" in log, "the SuperLink must serve TLS"
         yield out, parts, killed
     finally:
         killer.join(timeout=1)
@@ -255,6 +307,31 @@ def test_the_app_bundle_holds_only_its_pyproject_and_names_the_installed_apps(
     assert f'site="knuh" data-dir="{tmp_path.resolve()}"' in node
     env = flower.flower_env(Path("/v"))
     assert env["FLWR_TELEMETRY_ENABLED"] == "0" and env["PATH"].startswith("/v/bin")
+
+
+def test_tls_files_replace_the_plain_transport_and_must_exist(tmp_path: Path) -> None:
+    ca, cert, key = _tls_files(tmp_path)
+    cmd = flower.superlink_command(Path("/v"), "0.0.0.0", 9092, flower.ServerTLS(ca, cert, key))
+    assert "--insecure" not in cmd
+    assert cmd[cmd.index("--ssl-certfile") + 1] == str(cert)
+    assert "--insecure" in flower.superlink_command(Path("/v"), "127.0.0.1", 9092)
+    node = flower.supernode_command(
+        Path("/v"), "hub:9092", site="knuh", data_dir=tmp_path, port=9100, root_certificates=ca
+    )
+    assert "--insecure" not in node and node[node.index("--root-certificates") + 1] == str(ca)
+    with pytest.raises(InputError, match="TLS file not found"):
+        flower.ServerTLS(ca, tmp_path / "missing.pem", key)
+    with pytest.raises(InputError, match="TLS file not found"):
+        flower.supernode_command(
+            Path("/v"), "hub:9092", site="knuh", data_dir=tmp_path, port=9100,
+            root_certificates=tmp_path / "nope.pem",
+        )  # fmt: skip
+    from typer.testing import CliRunner
+
+    from axhub.cli.main import app
+
+    r = CliRunner().invoke(app, ["coordinator", "superlink", "--ssl-certfile", str(cert)])
+    assert r.exit_code != 0 and "all three" in r.output
 
 
 def test_the_client_app_handlers_with_real_flower_messages(federation: Federation) -> None:

@@ -276,6 +276,12 @@ def train_command(
     flower_venv: Path | None = typer.Option(
         None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
     ),
+    root_certificates: Path | None = typer.Option(
+        None,
+        "--root-certificates",
+        help="CA certificate (PEM) of the SuperLink's TLS certificate (runtime flower; "
+        "without it the connection is plain gRPC, for loopback only).",
+    ),
 ) -> None:
     """Train a logistic-regression model across the sites; print weights, round log and,
     with --harness-site, the AUROC comparison (JSON)."""
@@ -318,6 +324,7 @@ def train_command(
                 expected_nodes=expected_sites,
                 round_timeout=timeout,
                 venv=flower_venv,
+                root_certificates=root_certificates,
             )
             typer.echo(json.dumps(out, indent=1))
             return
@@ -388,16 +395,38 @@ def superlink_command(
     flower_venv: Path | None = typer.Option(
         None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
     ),
+    ssl_ca_certfile: Path | None = typer.Option(
+        None, "--ssl-ca-certfile", help="CA certificate (PEM) for TLS; with the two below."
+    ),
+    ssl_certfile: Path | None = typer.Option(
+        None, "--ssl-certfile", help="The SuperLink's TLS certificate (PEM)."
+    ),
+    ssl_keyfile: Path | None = typer.Option(
+        None, "--ssl-keyfile", help="The SuperLink's TLS private key (PEM)."
+    ),
 ) -> None:
-    """Run Flower's SuperLink for federated training (runtime dependency installation off)."""
+    """Run Flower's SuperLink for federated training (runtime dependency installation off).
+
+    With the three TLS files the sites and the coordinator connect over TLS; without them
+    the SuperLink serves plain gRPC, for a single machine's loopback only."""
     from axhub.cli.main import handle_errors
 
     @handle_errors
     def run() -> None:
+        from axhub.errors import InputError
         from axhub.federation import flower
 
+        files = (ssl_ca_certfile, ssl_certfile, ssl_keyfile)
+        if any(files) and not all(files):
+            raise InputError(
+                "TLS needs all three of --ssl-ca-certfile, --ssl-certfile and --ssl-keyfile",
+                field="--ssl-certfile",
+            )
+        tls = None
+        if ssl_ca_certfile and ssl_certfile and ssl_keyfile:
+            tls = flower.ServerTLS(ssl_ca_certfile, ssl_certfile, ssl_keyfile)
         venv = flower.flower_venv(flower_venv)
-        _exec(flower.superlink_command(venv, host, port), flower.flower_env(venv))
+        _exec(flower.superlink_command(venv, host, port, tls), flower.flower_env(venv))
 
     run()
 
@@ -415,6 +444,12 @@ def supernode_command(
     min_cohort: int = typer.Option(10, "--min-cohort", help="Fewest training rows trained on."),
     flower_venv: Path | None = typer.Option(
         None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
+    ),
+    root_certificates: Path | None = typer.Option(
+        None,
+        "--root-certificates",
+        help="CA certificate (PEM) of the SuperLink's TLS certificate (without it the "
+        "connection is plain gRPC, for loopback only).",
     ),
 ) -> None:
     """Run this site's Flower SuperNode: its ClientApp trains on this site's governed rows
@@ -441,6 +476,7 @@ def supernode_command(
             port=port,
             min_rows=min_cohort,
             seed=_seed(),
+            root_certificates=root_certificates,
         )
         home = data_dir / "flower"  # the SuperNode's Flower state (installed app bundles)
         home.mkdir(parents=True, exist_ok=True)

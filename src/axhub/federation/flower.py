@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -257,10 +258,38 @@ def flower_env(venv: Path, home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def superlink_command(venv: Path, host: str, port: int) -> list[str]:
+@dataclass(frozen=True)
+class ServerTLS:
+    """The SuperLink's TLS files (PEM): the CA certificate, its own certificate and key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    def __post_init__(self) -> None:
+        _pem(self.ca, "--ssl-ca-certfile")
+        _pem(self.cert, "--ssl-certfile")
+        _pem(self.key, "--ssl-keyfile")
+
+
+def _pem(path: Path, option: str) -> Path:
+    if not path.is_file():
+        raise InputError(f"TLS file not found: {path}", path=str(path), field=option)
+    return path
+
+
+def _transport(tls: ServerTLS | None) -> list[str]:
+    """Without TLS files the SuperLink serves plain gRPC (``--insecure``: loopback only)."""
+    if tls is None:
+        return ["--insecure"]
+    return ["--ssl-ca-certfile", str(tls.ca), "--ssl-certfile", str(tls.cert),
+            "--ssl-keyfile", str(tls.key)]  # fmt: skip
+
+
+def superlink_command(venv: Path, host: str, port: int, tls: ServerTLS | None = None) -> list[str]:
     return [
         str(venv / "bin" / "flower-superlink"),
-        "--insecure",
+        *_transport(tls),
         "--disable-runtime-dependency-installation",
         "--host",
         host,
@@ -278,8 +307,11 @@ def supernode_command(
     port: int,
     min_rows: int | None = None,
     seed: int | None = None,
+    root_certificates: Path | None = None,
 ) -> list[str]:
-    """``flower-supernode`` for one site; ``port`` is its local runtime API (one per node)."""
+    """``flower-supernode`` for one site; ``port`` is its local runtime API (one per node).
+    With ``root_certificates`` (the CA that signed the SuperLink's certificate) it connects
+    over TLS, else in plain gRPC."""
     if any(c in site for c in " \"'=") or any(c in str(data_dir) for c in " \"'"):
         raise InputError("site and data folder must not contain spaces or quotes", field="site")
     cfg = f'site="{site}" data-dir="{data_dir.resolve()}"'
@@ -287,9 +319,14 @@ def supernode_command(
         cfg += f" min-rows={int(min_rows)}"
     if seed is not None:
         cfg += f" seed={int(seed)}"
+    security = (
+        ["--insecure"]
+        if root_certificates is None
+        else ["--root-certificates", str(_pem(root_certificates, "--root-certificates"))]
+    )
     return [
         str(venv / "bin" / "flower-supernode"),
-        "--insecure",
+        *security,
         "--superlink",
         superlink,
         "--port",
@@ -322,16 +359,25 @@ def run_app(
     *,
     venv: Path | None = None,
     timeout: float = 600.0,
+    root_certificates: Path | None = None,
 ) -> dict[str, Any]:
-    """Submit the app to the SuperLink (``flwr run``), wait for the ServerApp's result."""
+    """Submit the app to the SuperLink (``flwr run``), wait for the ServerApp's result.
+
+    ``root_certificates``: the CA of the SuperLink's TLS certificate (else plain gRPC)."""
     venv = flower_venv(venv)
+    security = (
+        "insecure = true"
+        if root_certificates is None
+        else "root-certificates = "
+        + json.dumps(str(_pem(root_certificates, "--root-certificates").resolve()))
+    )
     with tempfile.TemporaryDirectory(prefix="axhub-flower-") as tmp:
         root = Path(tmp)
         home = root / "flwr-home"
         home.mkdir()
         (home / "config.toml").write_text(
             f'[superlink]\ndefault = "{CONNECTION}"\n\n'
-            f'[superlink.{CONNECTION}]\naddress = "{superlink}"\ninsecure = true\n'
+            f'[superlink.{CONNECTION}]\naddress = "{superlink}"\n{security}\n'
         )
         app = write_app(root / "app")
         out = root / "result.json"
@@ -425,6 +471,7 @@ def flower_comparison(
     round_timeout: float = 60.0,
     central_steps: int = 500,
     venv: Path | None = None,
+    root_certificates: Path | None = None,
 ) -> dict[str, Any]:
     """One Flower run (FedAvg and FedProx), scored with centralised training on pooled data
     and each site alone on the pooled held-out rows (``parts``: each site's governed rows, read
@@ -445,6 +492,7 @@ def flower_comparison(
             "round-timeout": round_timeout,
         },
         venv=venv,
+        root_certificates=root_certificates,
     )
     fed["wall_seconds"] = round(time.perf_counter() - t0, 3)
     if "error" in fed:
