@@ -185,7 +185,8 @@ def deidentify(
         for rtype in sorted(allowlist.types):
             if rtype not in report.resources_in:
                 continue
-            # clustered by person: a one-person read skips the other row groups' segments
+            # in person order: a one-person read can skip other persons' segments by their
+            # statistics (bench_governance.py, one-person read)
             con.execute(
                 f"INSERT INTO out.resources SELECT * FROM ({resource_sql(allowlist, rtype)}) "
                 "ORDER BY person_id"

@@ -144,8 +144,8 @@ def apply_deletions(
 
 def _known_keys(keys: str) -> str:
     """SQL counting the site's ($1) stored keys, current or in history, found in ``keys``
-    (a relation with resource_type and id).  Only the row groups of the batch's resource
-    types are read (the others are skipped by their statistics)."""
+    (a relation with resource_type and id).  The scan is limited to the batch's resource
+    types, so DuckDB can skip other types' row groups by their statistics."""
     types = f"(SELECT resource_type FROM {keys})"
     return f"""
         SELECT count(*) FROM (
