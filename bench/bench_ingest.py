@@ -90,6 +90,16 @@ def duckdb_read_json(path: Path) -> float:
     return time.perf_counter() - t
 
 
+def _lines(path: Path) -> str:
+    """DuckDB's parallel CSV reader over every NDJSON file under ``path``, one text column:
+    the lines as they are (no delimiter, quote or escape can occur in them)."""
+    files = str(path / "**" / "*.ndjson").replace("'", "''")
+    return (
+        f"read_csv('{files}', columns = {{'text': 'VARCHAR'}}, delim = '\x01', quote = '', "
+        "escape = '', header = false, auto_detect = false)"
+    )
+
+
 def duckdb_store_floor(path: Path, work: Path) -> float:
     """The store on its own: the same lines into a table shaped like ``resources``.
 
@@ -107,17 +117,12 @@ def duckdb_store_floor(path: Path, work: Path) -> float:
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
     con.execute(SCHEMA)
-    lines = (
-        "read_csv(?, columns = {'text': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', "
-        "header = false, auto_detect = false)"
-    )
     t = time.perf_counter()
     con.execute(
         f"""INSERT INTO resources
         SELECT 'floor', f[1], f[2], NULL, NULL, text, 'file', 0, 'run'
         FROM (SELECT text, json_extract_string(text, ['$.resourceType', '$.id']) AS f
-              FROM {lines})""",
-        [str(path / "**" / "*.ndjson")],
+              FROM {_lines(path)})"""
     )
     con.execute("CHECKPOINT")
     dt = time.perf_counter() - t
@@ -145,11 +150,9 @@ def duckdb_validated_floor(path: Path, work: Path) -> tuple[float, float, float]
         "last_updated TIMESTAMPTZ, segment VARCHAR, segment_row BIGINT, "
         "PRIMARY KEY (site, resource_type, id))"
     )
-    files = str(path / "**" / "*.ndjson").replace("'", "''")
     con.execute(
         "CREATE TEMP VIEW lines_in AS SELECT 0::BIGINT AS seq, 0::BIGINT AS line, "
-        f"NULL::VARCHAR AS path, text FROM read_csv('{files}', columns = {{'text': 'VARCHAR'}}, "
-        "delim = '\x01', quote = '', escape = '', header = false, auto_detect = false)"
+        f"NULL::VARCHAR AS path, text FROM {_lines(path)}"
     )
     good = (
         "SELECT resource_type, id, version_id, try_cast(last_updated AS TIMESTAMPTZ) AS "

@@ -27,6 +27,8 @@ from axhub.errors import InputError, PolicyDenied
 from axhub.federation import flower
 from axhub.federation.training import LocalData, harness_site_data, predict, sums
 
+from .conftest import free_port
+
 if TYPE_CHECKING:
     from conftest import Federation
 
@@ -36,14 +38,6 @@ TRAINING_SITES = ("knuh", "phc", "clinics")
 VICTIM = "knuh"
 ROUNDS = 2
 ROUND_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _axhub(*args: str, log: Path, home: Path) -> subprocess.Popen[bytes]:
@@ -115,7 +109,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def flower_run(federation: Federation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     flower.flower_venv()  # a missing Flower runtime fails here, loudly (make setup installs it)
     root = tmp_path_factory.mktemp("flower")
-    port = _free_port()
+    port = free_port()
     superlink = f"127.0.0.1:{port}"
     ca, cert, key = _tls_files(root / "tls")  # the whole run goes over TLS
     procs = {
@@ -129,7 +123,7 @@ def flower_run(federation: Federation, tmp_path_factory: pytest.TempPathFactory)
         procs[site] = _axhub(
             "node", "supernode", "--site", site,
             "--data-dir", str(federation.nodes[site].data_dir),
-            "--superlink", superlink, "--port", str(_free_port()),
+            "--superlink", superlink, "--port", str(free_port()),
             "--root-certificates", str(ca),
             log=root / f"{site}.log", home=root / site,
         )  # fmt: skip

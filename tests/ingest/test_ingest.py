@@ -183,28 +183,33 @@ def test_a_50_mb_single_line_is_stored(tmp_path, run, raw):
                "WHERE id = 'big'") == [(True,)]  # fmt: skip
 
 
-def test_crash_half_way_leaves_the_zone_consistent_and_a_rerun_finishes(
-    tmp_path, settings, monkeypatch, raw
-):
+def _power_cut_in_batch(monkeypatch, n: int) -> None:
+    """The n-th batch of the next runs fails after its rows are written, before its
+    transaction commits; every other batch goes through."""
     from axhub.ingest import pipeline
 
-    src = ndjson(tmp_path / "Patient.ndjson", *[patient(f"p{i}") for i in range(50)], "{bad")
-    settings.ingest_batch_lines = 10
     real = pipeline._record_progress
     calls = {"n": 0}
 
     def crashing(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == n:
             raise KeyboardInterrupt("power cut")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_record_progress", crashing)
+
+
+def test_crash_half_way_leaves_the_zone_consistent_and_a_rerun_finishes(
+    tmp_path, settings, monkeypatch, raw
+):
+    src = ndjson(tmp_path / "Patient.ndjson", *[patient(f"p{i}") for i in range(50)], "{bad")
+    settings.ingest_batch_lines = 10
+    _power_cut_in_batch(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         ingest(src, site="knuh", settings=settings)
     assert raw("SELECT count(*) FROM resources") == [(20,)]  # two whole batches, no part
     assert raw("SELECT status FROM ingest_runs") == [("running",)]
-    monkeypatch.setattr(pipeline, "_record_progress", real)
     report = ingest(src, site="knuh", settings=settings)
     assert report.files[0].note.startswith("resumed at line 21")
     assert (report.totals.read, report.totals.stored, report.totals.quarantined) == (31, 30, 1)
@@ -217,28 +222,16 @@ def test_one_transaction_spans_small_files_and_a_crash_undoes_all_of_it(
     """Batches and files share a transaction until it holds ``ingest_batch_lines`` lines
     (or a row group of stored rows): a crash in the second file also undoes the first, whose
     progress row goes back with it, and the rerun stores both whole."""
-    from axhub.ingest import pipeline
-
     folder = tmp_path / "export"
     folder.mkdir()
     ndjson(folder / "Patient.ndjson", *[patient(f"p{i}") for i in range(5)])
     ndjson(folder / "Patient2.ndjson", *[patient(f"q{i}") for i in range(5)])
     settings.ingest_batch_lines = 100
-    real = pipeline._record_progress
-    calls = {"n": 0}
-
-    def crashing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt("power cut")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "_record_progress", crashing)
+    _power_cut_in_batch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         ingest(folder, site="knuh", settings=settings)
     assert raw("SELECT count(*) FROM resources") == [(0,)]
     assert raw("SELECT count(*) FROM ingest_files WHERE status = 'done'") == [(0,)]
-    monkeypatch.setattr(pipeline, "_record_progress", real)
     report = ingest(folder, site="knuh", settings=settings)
     assert [f.note for f in report.files] == ["", ""]
     assert (report.totals.read, report.totals.stored) == (10, 10)

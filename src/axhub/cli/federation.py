@@ -22,6 +22,15 @@ coordinator_app = typer.Typer(
 )
 
 _DATA_DIR = typer.Option(..., "--data-dir", help="This site's data folder.")
+_FLOWER_VENV = typer.Option(
+    None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
+)
+_ROOT_CERTIFICATES = typer.Option(
+    None,
+    "--root-certificates",
+    help="CA certificate (PEM) of the SuperLink's TLS certificate (Flower; without it the "
+    "connection is plain gRPC, for loopback only).",
+)
 
 
 def _settings(data_dir: Path) -> Settings:
@@ -273,15 +282,8 @@ def train_command(
         "rows to score the models on pooled held-out rows beside centralised and site-alone "
         "training.",
     ),
-    flower_venv: Path | None = typer.Option(
-        None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
-    ),
-    root_certificates: Path | None = typer.Option(
-        None,
-        "--root-certificates",
-        help="CA certificate (PEM) of the SuperLink's TLS certificate (runtime flower; "
-        "without it the connection is plain gRPC, for loopback only).",
-    ),
+    flower_venv: Path | None = _FLOWER_VENV,
+    root_certificates: Path | None = _ROOT_CERTIFICATES,
 ) -> None:
     """Train a logistic-regression model across the sites; print weights, round log and,
     with --harness-site, the AUROC comparison (JSON)."""
@@ -392,9 +394,7 @@ def _exec(cmd: list[str], env: dict[str, str]) -> None:
 def superlink_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface for the Fleet/Control API."),
     port: int = typer.Option(9092, "--port", help="TCP port (Fleet and Control API)."),
-    flower_venv: Path | None = typer.Option(
-        None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
-    ),
+    flower_venv: Path | None = _FLOWER_VENV,
     ssl_ca_certfile: Path | None = typer.Option(
         None, "--ssl-ca-certfile", help="CA certificate (PEM) for TLS; with the two below."
     ),
@@ -442,15 +442,8 @@ def supernode_command(
         9094, "--port", help="Local port of the SuperNode's runtime API (one per node)."
     ),
     min_cohort: int = typer.Option(10, "--min-cohort", help="Fewest training rows trained on."),
-    flower_venv: Path | None = typer.Option(
-        None, "--flower-venv", help="Venv holding Flower (default .venv-flower)."
-    ),
-    root_certificates: Path | None = typer.Option(
-        None,
-        "--root-certificates",
-        help="CA certificate (PEM) of the SuperLink's TLS certificate (without it the "
-        "connection is plain gRPC, for loopback only).",
-    ),
+    flower_venv: Path | None = _FLOWER_VENV,
+    root_certificates: Path | None = _ROOT_CERTIFICATES,
 ) -> None:
     """Run this site's Flower SuperNode: its ClientApp trains on this site's governed rows
     and sends model arrays and row counts only."""
